@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs, only where missing, the system packages timeslice needs to build and test:
+# the FFmpeg development libraries (ffmpeg-next links the system FFmpeg), pkg-config and
+# libclang (bindgen), build tools, and the ffmpeg command line (tests and benches use it).
+# Idempotent: on a machine that has everything it installs nothing. Debian/Ubuntu only;
+# elsewhere it prints what to install and stops.
+set -euo pipefail
+
+packages=(
+  pkg-config clang libclang-dev build-essential
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
+  libavfilter-dev libavdevice-dev ffmpeg
+)
+
+if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-deps: not a Debian/Ubuntu system. Install these (or your system's equivalents), then rerun make:" >&2
+  echo "  ${packages[*]}" >&2
+  echo "  and a Rust toolchain (https://rustup.rs)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+      echo "install-deps: need root to install: ${missing[*]}" >&2; exit 1
+    fi
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "install-deps: cargo not found; install Rust from https://rustup.rs and rerun" >&2
+  exit 1
+fi

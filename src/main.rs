@@ -1,0 +1,9 @@
+//! The `timeslice` command line: argument parsing and printing only; the work is in the library.
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::main()
+}

@@ -1,0 +1,179 @@
+//! Atomic outputs: everything is written to a temporary path beside the target and renamed on
+//! success, so a failed or interrupted run never leaves a half-written file under the name the
+//! user asked for.
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A file or folder being written; removed on drop unless committed.
+#[derive(Debug)]
+pub struct AtomicOutput {
+    target: PathBuf,
+    temp: PathBuf,
+    dir: bool,
+    committed: bool,
+}
+
+impl AtomicOutput {
+    /// Prepares to write `target` (a file), checking now that its folder is writable.
+    pub fn file(target: &Path) -> Result<Self> {
+        Self::new(target, false)
+    }
+
+    /// Prepares to write `target` as a folder of files (an image sequence).
+    pub fn dir(target: &Path) -> Result<Self> {
+        if target.is_dir()
+            && std::fs::read_dir(target)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false)
+        {
+            return Err(Error::output(
+                target,
+                "folder exists and is not empty; choose a new folder or empty it (we never delete your files)",
+            ));
+        }
+        if target.exists() && !target.is_dir() {
+            return Err(Error::output(
+                target,
+                "exists and is not a folder; choose another output path",
+            ));
+        }
+        Self::new(target, true)
+    }
+
+    fn new(target: &Path, dir: bool) -> Result<Self> {
+        let name = target
+            .file_name()
+            .ok_or_else(|| Error::output(target, "not a file name; give a path like out/clip.mp4"))?
+            .to_string_lossy()
+            .to_string();
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !parent.is_dir() {
+            return Err(Error::output(
+                target,
+                format!(
+                    "folder {} does not exist; create it first",
+                    parent.display()
+                ),
+            ));
+        }
+        if target.is_dir() && !dir {
+            return Err(Error::output(
+                target,
+                "is a folder; give a file name such as clip.mp4",
+            ));
+        }
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        // Keep the extension last so tools that look at it still recognise the format.
+        let temp = parent.join(format!(".{name}.partial-{}-{n}", std::process::id()));
+        let temp = match target.extension() {
+            Some(ext) if !dir => temp.with_extension(format!("{}.{}", n, ext.to_string_lossy())),
+            _ => temp,
+        };
+        let out = AtomicOutput {
+            target: target.to_path_buf(),
+            temp,
+            dir,
+            committed: false,
+        };
+        // Fail now, before any work, if the folder is not writable.
+        let probe = if dir {
+            std::fs::create_dir(&out.temp)
+        } else {
+            std::fs::File::create(&out.temp).map(|_| ())
+        };
+        probe.map_err(|e| {
+            Error::output(
+                target,
+                format!("cannot write here ({e}); choose a writable folder"),
+            )
+        })?;
+        Ok(out)
+    }
+
+    /// Where to write now.
+    pub fn path(&self) -> &Path {
+        &self.temp
+    }
+
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Moves the finished output into place.
+    pub fn commit(mut self) -> Result<()> {
+        if self.dir && self.target.is_dir() {
+            // Only an empty folder can be here (checked in `dir`); replace it.
+            let _ = std::fs::remove_dir(&self.target);
+        }
+        std::fs::rename(&self.temp, &self.target).map_err(|e| {
+            Error::output(
+                &self.target,
+                format!("cannot move the finished output into place ({e})"),
+            )
+        })?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicOutput {
+    fn drop(&mut self) {
+        if !self.committed {
+            if self.dir {
+                let _ = std::fs::remove_dir_all(&self.temp);
+            } else {
+                let _ = std::fs::remove_file(&self.temp);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_under_the_target_until_commit() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("clip.mp4");
+        let out = AtomicOutput::file(&target).unwrap();
+        std::fs::write(out.path(), b"data").unwrap();
+        assert!(!target.exists());
+        assert!(out.path().to_string_lossy().ends_with(".mp4"));
+        out.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"data");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn dropped_output_leaves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        {
+            let out = AtomicOutput::dir(&d.path().join("frames")).unwrap();
+            std::fs::write(out.path().join("a.png"), b"x").unwrap();
+        }
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn missing_folder_and_non_empty_dir_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let e = AtomicOutput::file(&d.path().join("no/such/clip.mp4")).unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        std::fs::create_dir(d.path().join("full")).unwrap();
+        std::fs::write(d.path().join("full/keep.txt"), b"mine").unwrap();
+        let e = AtomicOutput::dir(&d.path().join("full")).unwrap_err();
+        assert!(e.to_string().contains("not empty"), "{e}");
+        assert_eq!(
+            std::fs::read(d.path().join("full/keep.txt")).unwrap(),
+            b"mine"
+        );
+    }
+}
