@@ -26,13 +26,13 @@ pub fn matrix_for(space: color::Space, height: u32) -> color::Space {
 
 fn sws_cs(space: color::Space) -> i32 {
     use ffmpeg_next::ffi::*;
-    (match space {
+    match space {
         color::Space::BT709 => SWS_CS_ITU709,
         color::Space::FCC => SWS_CS_FCC,
         color::Space::SMPTE240M => SWS_CS_SMPTE240M,
         color::Space::BT2020NCL | color::Space::BT2020CL => SWS_CS_BT2020,
         _ => SWS_CS_ITU601,
-    }) as i32
+    }
 }
 
 fn is_full_range(range: color::Range, fmt: Pixel) -> bool {
@@ -78,14 +78,14 @@ unsafe impl Send for Converter {}
 impl Converter {
     /// Creates or reuses `slot` for a conversion, with `matrix` and the YUV side's range.
     #[allow(clippy::too_many_arguments)]
-    pub fn get<'a>(
-        slot: &'a mut Option<Converter>,
+    pub fn get(
+        slot: &mut Option<Converter>,
         src: (Pixel, u32, u32),
         dst: (Pixel, u32, u32),
         matrix: color::Space,
         src_range: color::Range,
         dst_range: color::Range,
-    ) -> Result<&'a mut Converter, ffmpeg_next::Error> {
+    ) -> Result<&mut Converter, ffmpeg_next::Error> {
         let src_full = is_full_range(src_range, src.0);
         let dst_full = is_full_range(dst_range, dst.0);
         let key = (

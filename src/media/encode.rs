@@ -130,7 +130,7 @@ fn container_for(path: &Path, codec: Codec) -> Result<&'static str> {
 pub fn check_output(path: &Path, settings: &EncodeSettings) -> Result<()> {
     if settings.codec != Codec::Png {
         container_for(path, settings.codec)?;
-        if settings.width % 2 != 0 || settings.height % 2 != 0 {
+        if !settings.width.is_multiple_of(2) || !settings.height.is_multiple_of(2) {
             return Err(Error::usage(format!(
                 "output size {}x{} must be even for {:?}; pass --size with even numbers",
                 settings.width, settings.height, settings.codec
@@ -413,6 +413,11 @@ impl VideoEncoder {
             color::Range::MPEG,
         )
         .map_err(|e| Error::output(&path, format!("cannot convert frame colours ({e})")))?;
+        // A frame-threaded encoder may still hold a reference to the previous picture's
+        // buffers: get buffers of our own before writing into them.
+        if unsafe { ff::ffi::av_frame_make_writable(self.yuv.as_mut_ptr()) } < 0 {
+            return Err(Error::output(&path, "out of memory for a frame"));
+        }
         conv.run(&self.rgb, &mut self.yuv)
             .map_err(|e| Error::output(&path, format!("cannot convert frame colours ({e})")))?;
         self.yuv.set_color_space(color::Space::BT709);

@@ -1,0 +1,391 @@
+//! End-to-end tests of the command line on footage generated in the test.
+
+mod common;
+
+use common::{listing, read_pattern, run, write_rig, write_video};
+use std::path::Path;
+use timeslice::media::{self, FrameSource};
+use timeslice::Rational;
+
+/// Decodes every frame of a clip (video or PNG folder) and reads its pattern.
+fn decode_clip(path: &Path) -> (Vec<(u32, u32)>, timeslice::media::SourceInfo) {
+    let mut src = media::open(path).unwrap();
+    let info = src.info().clone();
+    let frames = (0..info.frame_count as i64)
+        .map(|i| read_pattern(&src.frame(i).unwrap()))
+        .collect();
+    (frames, info)
+}
+
+#[test]
+fn render_picks_the_right_frame_from_every_camera() {
+    let d = tempfile::tempdir().unwrap();
+    let rig = d.path().join("rig");
+    std::fs::create_dir(&rig).unwrap();
+    write_rig(&rig, 4, 12);
+    let out = d.path().join("clip.mp4");
+    // 0.55 s at 10 fps is frame 5; 1.2 s at 10 fps = 12 output frames, 3 per camera.
+    let r = run(&[
+        "render",
+        rig.to_str().unwrap(),
+        "--at",
+        "0.55",
+        "--fps",
+        "10",
+        "--duration",
+        "1.2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (frames, info) = decode_clip(&out);
+    assert_eq!(info.codec, "h264");
+    assert_eq!(info.fps, Some(Rational::new(10, 1)));
+    assert_eq!((info.width, info.height), (160, 120));
+    let want: Vec<(u32, u32)> = (0..12).map(|i| (i / 3, 5)).collect();
+    assert_eq!(frames, want);
+    // Only the clip is left in the output folder: no temporary files.
+    assert_eq!(listing(d.path()), ["clip.mp4", "rig"]);
+}
+
+#[test]
+fn project_offsets_order_and_frame_syntax() {
+    let d = tempfile::tempdir().unwrap();
+    let files = write_rig(d.path(), 3, 12);
+    let r = run(&["init", d.path().to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let toml_path = d.path().join("timeslice.toml");
+    // Reverse the rig and give the middle camera an offset of +2 frames.
+    let text = format!(
+        "[[camera]]\nname = \"c\"\nsource = \"cam3.mp4\"\n\n[[camera]]\nname = \"b\"\nsource = \"cam2.mp4\"\noffset = 2\n\n[[camera]]\nname = \"a\"\nsource = \"{}\"\n",
+        files[0].display()
+    );
+    std::fs::write(&toml_path, text).unwrap();
+    let out = d.path().join("c.mov");
+    let r = run(&[
+        "render",
+        toml_path.to_str().unwrap(),
+        "--at",
+        "frame:4",
+        "--fps",
+        "10",
+        "--duration",
+        "0.6",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["frames"], 6);
+    let (frames, _) = decode_clip(&out);
+    assert_eq!(frames, [(2, 4), (2, 4), (1, 6), (1, 6), (0, 4), (0, 4)]);
+}
+
+#[test]
+fn codecs_produce_what_they_promise() {
+    let d = tempfile::tempdir().unwrap();
+    let rig = d.path().join("rig");
+    std::fs::create_dir(&rig).unwrap();
+    write_rig(&rig, 2, 6);
+    for (codec, name, want_codec, want_pix) in [
+        ("hevc", "h.mp4", "hevc", "yuv420p"),
+        ("prores", "p.mov", "prores", "yuv422p10le"),
+        ("h264", "x.mkv", "h264", "yuv420p"),
+    ] {
+        let out = d.path().join(name);
+        let r = run(&[
+            "render",
+            rig.to_str().unwrap(),
+            "--at",
+            "frame:3",
+            "--codec",
+            codec,
+            "--fps",
+            "30000/1001",
+            "--duration",
+            "0.2",
+            "--size",
+            "320x240",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 0, "{codec}: {}", r.stderr);
+        let (frames, info) = decode_clip(&out);
+        assert_eq!(info.codec, want_codec);
+        assert_eq!(info.pixel_format, want_pix);
+        assert_eq!(info.fps, Some(Rational::new(30000, 1001)));
+        assert_eq!((info.width, info.height), (320, 240));
+        // 0.2 s at 29.97 fps rounds to 6 frames: 3 per camera.
+        assert_eq!(
+            frames,
+            [(0, 3), (0, 3), (0, 3), (1, 3), (1, 3), (1, 3)],
+            "{codec}"
+        );
+    }
+    let out = d.path().join("frames");
+    let r = run(&[
+        "render",
+        rig.to_str().unwrap(),
+        "--at",
+        "frame:2",
+        "--codec",
+        "png",
+        "--fps",
+        "10",
+        "--duration",
+        "0.4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        listing(&out),
+        [
+            "frame_000000.png",
+            "frame_000001.png",
+            "frame_000002.png",
+            "frame_000003.png"
+        ]
+    );
+    let (frames, _) = decode_clip(&out);
+    assert_eq!(frames, [(0, 2), (0, 2), (1, 2), (1, 2)]);
+}
+
+#[test]
+fn mp4_is_faststart() {
+    let d = tempfile::tempdir().unwrap();
+    let files = write_rig(d.path(), 2, 4);
+    let out = d.path().join("f.mp4");
+    let r = run(&[
+        "render",
+        files[0].to_str().unwrap(),
+        files[1].to_str().unwrap(),
+        "--at",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bytes = std::fs::read(&out).unwrap();
+    let find = |tag: &[u8]| bytes.windows(4).position(|w| w == tag).unwrap();
+    assert!(
+        find(b"moov") < find(b"mdat"),
+        "moov atom must come before mdat"
+    );
+}
+
+#[test]
+fn probe_reports_every_camera_and_flags_differences() {
+    let d = tempfile::tempdir().unwrap();
+    write_rig(d.path(), 2, 8);
+    write_video(
+        &d.path().join("cam3.mp4"),
+        2,
+        8,
+        Rational::new(25, 1),
+        (160, 120),
+        |_| {},
+    );
+    let r = run(&["probe", d.path().to_str().unwrap(), "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let cams = v["cameras"].as_array().unwrap();
+    assert_eq!(cams.len(), 3);
+    assert_eq!(cams[0]["camera"], "cam1");
+    assert_eq!(cams[0]["width"], 160);
+    assert_eq!(cams[0]["frame_count"], 8);
+    assert_eq!(cams[0]["codec"], "h264");
+    assert_eq!(cams[0]["pixel_format"], "yuv420p");
+    assert_eq!(cams[0]["audio"], false);
+    assert_eq!(cams[2]["fps"], "25");
+    assert_eq!(v["differences"], serde_json::json!(["fps"]));
+    let r = run(&["probe", d.path().to_str().unwrap()]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout.contains("differs between cameras: fps"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.stdout.lines().count(), 5, "{}", r.stdout);
+}
+
+/// Runs a failing command: checks the exit status, that stderr is one line naming `names`,
+/// and that `dir` holds exactly `before` afterwards.
+fn fails(args: &[&str], code: i32, names: &[&str], dir: &Path) {
+    let before = listing(dir);
+    let r = run(args);
+    assert_eq!(r.code, code, "{args:?}: {}", r.stderr);
+    assert_eq!(
+        r.stderr.trim_end().lines().count(),
+        1,
+        "one line: {}",
+        r.stderr
+    );
+    assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+    for n in names {
+        assert!(
+            r.stderr.contains(n),
+            "{args:?}: message should name {n}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(listing(dir), before, "{args:?} left files behind");
+}
+
+#[test]
+fn bad_inputs_fail_cleanly() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let files = write_rig(dir, 2, 10);
+    let (a, b) = (files[0].to_str().unwrap(), files[1].to_str().unwrap());
+    let out = dir.join("out.mp4");
+    let o = out.to_str().unwrap();
+
+    // A missing file.
+    fails(
+        &["render", a, "nope.mp4", "--at", "0", "--out", o],
+        2,
+        &["nope.mp4", "not found"],
+        dir,
+    );
+    // A file with no video stream (a WAV file).
+    let wav = dir.join("sound.wav");
+    std::fs::write(&wav, wav_bytes()).unwrap();
+    fails(
+        &["render", a, wav.to_str().unwrap(), "--at", "0", "--out", o],
+        1,
+        &["sound.wav", "no video stream"],
+        dir,
+    );
+    // Garbage named .mp4.
+    let junk = dir.join("junk.mp4");
+    std::fs::write(&junk, vec![0x5a; 5000]).unwrap();
+    fails(
+        &["render", a, junk.to_str().unwrap(), "--at", "0", "--out", o],
+        1,
+        &["junk.mp4", "corrupt"],
+        dir,
+    );
+    // A truncated video (faststart MP4 cut in the middle of its data).
+    let cut = dir.join("cut.mp4");
+    let full = std::fs::read(b).unwrap();
+    std::fs::write(&cut, &full[..full.len() * 2 / 3]).unwrap();
+    fails(
+        &[
+            "render",
+            a,
+            cut.to_str().unwrap(),
+            "--at",
+            "frame:9",
+            "--out",
+            o,
+        ],
+        1,
+        &["cut.mp4"],
+        dir,
+    );
+    // Fewer than two cameras.
+    fails(
+        &["render", a, "--at", "0", "--out", o],
+        2,
+        &["at least two"],
+        dir,
+    );
+    // Resolutions differ.
+    let big = dir.join("big.mp4");
+    write_video(&big, 1, 10, Rational::new(10, 1), (320, 240), |_| {});
+    fails(
+        &["render", a, big.to_str().unwrap(), "--at", "0", "--out", o],
+        1,
+        &["big.mp4", "320x240", "160x120"],
+        dir,
+    );
+    // A time outside the footage (10 frames at 10 fps = 1 s).
+    fails(
+        &["render", a, b, "--at", "1.0", "--out", o],
+        2,
+        &["cam1", "outside"],
+        dir,
+    );
+    fails(
+        &["render", a, b, "--at", "00:00:00:12", "--out", o],
+        2,
+        &["frame field"],
+        dir,
+    );
+    // Bad time syntax is a usage error from the argument parser.
+    let r = run(&["render", a, b, "--at", "soon", "--out", o]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("frame:N"), "{}", r.stderr);
+    // Unwritable outputs: a missing folder, a folder where a file should be, a file as folder.
+    fails(
+        &[
+            "render",
+            a,
+            b,
+            "--at",
+            "0",
+            "--out",
+            dir.join("no/such/dir/c.mp4").to_str().unwrap(),
+        ],
+        1,
+        &["does not exist"],
+        dir,
+    );
+    fails(
+        &[
+            "render",
+            a,
+            b,
+            "--at",
+            "0",
+            "--out",
+            dir.join("cam1.mp4/c.mp4").to_str().unwrap(),
+        ],
+        1,
+        &["cam1.mp4"],
+        dir,
+    );
+    // Never overwrite an input.
+    fails(
+        &["render", a, b, "--at", "0", "--out", b],
+        2,
+        &["overwrite"],
+        dir,
+    );
+    assert_eq!(std::fs::read(b).unwrap(), full);
+    // ProRes needs .mov; odd sizes are refused for yuv420p codecs.
+    fails(
+        &["render", a, b, "--at", "0", "--codec", "prores", "--out", o],
+        2,
+        &[".mov"],
+        dir,
+    );
+    fails(
+        &["render", a, b, "--at", "0", "--size", "161x120", "--out", o],
+        2,
+        &["even"],
+        dir,
+    );
+}
+
+/// A minimal valid WAV file: 0.1 s of 8 kHz mono silence.
+fn wav_bytes() -> Vec<u8> {
+    let samples = 800u32;
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + samples * 2).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&8000u32.to_le_bytes());
+    v.extend_from_slice(&16000u32.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&(samples * 2).to_le_bytes());
+    v.resize(v.len() + samples as usize * 2, 0);
+    v
+}
