@@ -5,7 +5,7 @@
 //! output frames) -> `render` (runs a schedule into an encoder). `synth` renders sample rigs
 //! with ground truth; `calib` holds camera model I/O (COLMAP).
 
-// pub mod calib;
+pub mod calib;
 pub mod camera;
 pub mod error;
 pub mod frame;
@@ -15,7 +15,7 @@ pub mod output;
 pub mod progress;
 pub mod project;
 pub mod render;
-// pub mod synth;
+pub mod synth;
 pub mod time;
 pub mod timeline;
 

@@ -2,9 +2,13 @@
 
 use std::cmp::Ordering;
 
-/// Compares two strings treating runs of ASCII digits as numbers.
+/// Compares two strings treating runs of ASCII digits as numbers, ignoring ASCII case
+/// (case only breaks ties).
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
-    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    cmp(a.as_bytes(), b.as_bytes(), true).then_with(|| cmp(a.as_bytes(), b.as_bytes(), false))
+}
+
+fn cmp(mut a: &[u8], mut b: &[u8], fold_case: bool) -> Ordering {
     loop {
         match (a.first(), b.first()) {
             (None, None) => return Ordering::Equal,
@@ -28,10 +32,11 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
                 b = &b[nb..];
             }
             (Some(x), Some(y)) => {
-                let ord = x
-                    .to_ascii_lowercase()
-                    .cmp(&y.to_ascii_lowercase())
-                    .then(x.cmp(y));
+                let ord = if fold_case {
+                    x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase())
+                } else {
+                    x.cmp(y)
+                };
                 if ord != Ordering::Equal {
                     return ord;
                 }

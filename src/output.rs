@@ -5,8 +5,34 @@
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Temporary outputs alive right now, so an interrupt handler can remove them.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes every temporary output still being written. The CLI calls this from its Ctrl-C
+/// handler, so an interrupted run leaves neither a partial output nor a stray temporary.
+pub fn remove_unfinished() {
+    let live = LIVE
+        .lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default();
+    for p in live {
+        if p.is_dir() {
+            let _ = std::fs::remove_dir_all(&p);
+        } else {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}
+
+fn forget(p: &Path) {
+    if let Ok(mut l) = LIVE.lock() {
+        l.retain(|x| x != p);
+    }
+}
 
 /// A file or folder being written; removed on drop unless committed.
 #[derive(Debug)]
@@ -94,6 +120,9 @@ impl AtomicOutput {
                 format!("cannot write here ({e}); choose a writable folder"),
             )
         })?;
+        if let Ok(mut l) = LIVE.lock() {
+            l.push(out.temp.clone());
+        }
         Ok(out)
     }
 
@@ -119,6 +148,7 @@ impl AtomicOutput {
             )
         })?;
         self.committed = true;
+        forget(&self.temp);
         Ok(())
     }
 }
@@ -126,6 +156,7 @@ impl AtomicOutput {
 impl Drop for AtomicOutput {
     fn drop(&mut self) {
         if !self.committed {
+            forget(&self.temp);
             if self.dir {
                 let _ = std::fs::remove_dir_all(&self.temp);
             } else {

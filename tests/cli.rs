@@ -4,7 +4,7 @@ mod common;
 
 use common::{listing, read_pattern, run, write_rig, write_video};
 use std::path::Path;
-use timeslice::media::{self, FrameSource};
+use timeslice::media;
 use timeslice::Rational;
 
 /// Decodes every frame of a clip (video or PNG folder) and reads its pattern.
@@ -388,4 +388,57 @@ fn wav_bytes() -> Vec<u8> {
     v.extend_from_slice(&(samples * 2).to_le_bytes());
     v.resize(v.len() + samples as usize * 2, 0);
     v
+}
+
+#[test]
+fn interrupted_render_leaves_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let rig = d.path().join("rig");
+    std::fs::create_dir(&rig).unwrap();
+    write_rig(&rig, 2, 4);
+    let before = listing(d.path());
+    let out = d.path().join("long.mp4");
+    // A long, slow encode, so the render is surely still running when interrupted.
+    let mut child = common::timeslice()
+        .args([
+            "render",
+            rig.to_str().unwrap(),
+            "--at",
+            "0",
+            "--codec",
+            "hevc",
+            "--speed",
+            "veryslow",
+        ])
+        .args([
+            "--size",
+            "1280x960",
+            "--fps",
+            "60",
+            "--duration",
+            "600",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the temporary output exists, then send SIGINT.
+    let t0 = std::time::Instant::now();
+    while listing(d.path()).len() == before.len() {
+        assert!(t0.elapsed().as_secs() < 60, "render never started writing");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(
+        listing(d.path()),
+        before,
+        "an interrupted render must leave nothing behind"
+    );
 }

@@ -43,6 +43,12 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Ctrl-C: remove the temporary outputs, so nothing half-written stays behind.
+    let _ = ctrlc::set_handler(|| {
+        timeslice::output::remove_unfinished();
+        eprintln!("error: interrupted; no output was written");
+        std::process::exit(130);
+    });
     let progress = progress::Bars::new(cli.quiet);
     let result = match cli.command {
         Command::Init(a) => init::run(a),

@@ -1,0 +1,3 @@
+//! Camera calibration: camera model I/O (COLMAP text models); estimation comes later.
+
+pub mod colmap;

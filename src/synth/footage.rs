@@ -1,0 +1,114 @@
+//! Writes a generated rig to disk as camera footage: one H.264 MP4 per camera (or one PNG
+//! still per camera), a project file in rig order, and the ground truth.
+
+use super::{SampleRig, SampleSpec};
+use crate::error::{Error, Result};
+use crate::media::encode::{ClipWriter, Codec, EncodeSettings};
+use crate::output::AtomicOutput;
+use crate::progress::Progress;
+use crate::project::{CameraSource, Project, PROJECT_FILE};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// Where `generate` put things.
+#[derive(Clone, Debug)]
+pub struct SampleOutput {
+    /// Camera files in rig order.
+    pub cameras: Vec<PathBuf>,
+    pub project: PathBuf,
+    /// truth.json
+    pub truth: PathBuf,
+    /// The COLMAP text model folder.
+    pub colmap: PathBuf,
+    pub event_frame: u32,
+    pub event_time: f64,
+}
+
+/// Renders `spec` into `dir`: videos (or stills at the event frame), timeslice.toml, and
+/// truth/ (truth.json, colmap/).
+pub fn generate(
+    dir: &Path,
+    spec: &SampleSpec,
+    stills: bool,
+    progress: &dyn Progress,
+) -> Result<SampleOutput> {
+    let sample = SampleRig::new(spec)?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(dir, "cannot create the output folder", e))?;
+    let names: Vec<String> = sample
+        .rig()
+        .cameras
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    let files: Vec<PathBuf> = names
+        .iter()
+        .map(|n| {
+            dir.join(if stills {
+                format!("{n}.png")
+            } else {
+                format!("{n}.mp4")
+            })
+        })
+        .collect();
+    let frames = if stills { 1 } else { spec.frames };
+    progress.begin("rendering cameras", (names.len() as u64) * frames as u64);
+    // Cameras in parallel, each encoder on one thread: rendering a frame after the first is
+    // cheap (only the flying ball is redrawn), so encoding dominates and spreads across cores.
+    files
+        .par_iter()
+        .enumerate()
+        .try_for_each(|(cam, path)| -> Result<()> {
+            let renderer = sample.camera_renderer(cam);
+            if stills {
+                let out = AtomicOutput::file(path)?;
+                renderer
+                    .frame(sample.event_frame())
+                    .to_image()
+                    .save_with_format(out.path(), image::ImageFormat::Png)
+                    .map_err(|e| Error::output(path, format!("cannot write PNG ({e})")))?;
+                progress.advance(1);
+                return out.commit();
+            }
+            let mut settings = EncodeSettings::new(Codec::H264, spec.width, spec.height, spec.fps);
+            settings.threads = 1;
+            settings.crf = Some(16);
+            settings.speed = Some("fast".into());
+            let mut writer = ClipWriter::create(path, settings)?;
+            for f in 0..spec.frames {
+                writer.push(&renderer.frame(f), 1)?;
+                progress.advance(1);
+            }
+            writer.finish()?;
+            Ok(())
+        })?;
+    progress.end();
+
+    let truth_dir = dir.join("truth");
+    sample.write_truth(&truth_dir)?;
+    let project = Project {
+        root: dir.to_path_buf(),
+        layout: Some(spec.layout),
+        calibration: None,
+        cameras: names
+            .iter()
+            .zip(&files)
+            .map(|(n, f)| CameraSource {
+                name: n.clone(),
+                source: PathBuf::from(f.file_name().expect("named")),
+                offset: 0,
+                fps: None,
+            })
+            .collect(),
+    };
+    let project_path = dir.join(PROJECT_FILE);
+    project.save(&project_path)?;
+    Ok(SampleOutput {
+        cameras: files,
+        project: project_path,
+        truth: truth_dir.join("truth.json"),
+        colmap: truth_dir.join("colmap"),
+        event_frame: if stills { 0 } else { sample.event_frame() },
+        event_time: if stills { 0.0 } else { sample.event_time() },
+    })
+}
