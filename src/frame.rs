@@ -72,3 +72,85 @@ impl RgbImage {
         }
     }
 }
+
+/// A planar single-channel f32 image (luminance, or one colour channel), rows top to bottom,
+/// no padding. The maths (flow, synthesis, metrics) works on these; values are in 0..1 for
+/// images converted from 8-bit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plane {
+    pub width: usize,
+    pub height: usize,
+    pub data: Vec<f32>,
+}
+
+impl Plane {
+    pub fn new(width: usize, height: usize) -> Self {
+        Plane {
+            width,
+            height,
+            data: vec![0.0; width * height],
+        }
+    }
+
+    pub fn from_fn(width: usize, height: usize, f: impl Fn(usize, usize) -> f32) -> Self {
+        let mut data = Vec::with_capacity(width * height);
+        for y in 0..height {
+            for x in 0..width {
+                data.push(f(x, y));
+            }
+        }
+        Plane {
+            width,
+            height,
+            data,
+        }
+    }
+
+    #[inline]
+    pub fn at(&self, x: usize, y: usize) -> f32 {
+        self.data[y * self.width + x]
+    }
+
+    #[inline]
+    pub fn row(&self, y: usize) -> &[f32] {
+        &self.data[y * self.width..(y + 1) * self.width]
+    }
+
+    /// BT.709 luma of an RGB image, in 0..1.
+    pub fn luma(img: &RgbImage) -> Plane {
+        let data = img
+            .data
+            .chunks_exact(3)
+            .map(|p| (0.2126 * p[0] as f32 + 0.7152 * p[1] as f32 + 0.0722 * p[2] as f32) / 255.0)
+            .collect();
+        Plane {
+            width: img.width as usize,
+            height: img.height as usize,
+            data,
+        }
+    }
+
+    /// The three colour channels of an RGB image as planes, in 0..1.
+    pub fn channels(img: &RgbImage) -> [Plane; 3] {
+        let (w, h) = (img.width as usize, img.height as usize);
+        let mut out = [Plane::new(w, h), Plane::new(w, h), Plane::new(w, h)];
+        for (i, p) in img.data.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                out[c].data[i] = p[c] as f32 / 255.0;
+            }
+        }
+        out
+    }
+
+    /// Rebuilds an RGB image from three planes in 0..1 (rounded, clamped).
+    pub fn to_rgb(planes: &[Plane; 3]) -> RgbImage {
+        let (w, h) = (planes[0].width, planes[0].height);
+        let mut img = RgbImage::new(w as u32, h as u32);
+        for (i, px) in img.data.chunks_exact_mut(3).enumerate() {
+            for (v, p) in px.iter_mut().zip(planes) {
+                *v = (p.data[i] * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+            }
+        }
+        img
+    }
+}
