@@ -442,3 +442,14 @@ fn interrupted_render_leaves_nothing() {
         "an interrupted render must leave nothing behind"
     );
 }
+
+#[test]
+fn example_projects_parse() {
+    for f in ["samples/ring12.toml", "samples/stills-with-offsets.toml"] {
+        let p = timeslice::project::Project::load(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(f).as_path(),
+        )
+        .unwrap();
+        assert!(p.cameras.len() >= 3, "{f}");
+    }
+}

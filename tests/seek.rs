@@ -136,3 +136,83 @@ fn stills_and_image_folders() {
     assert_eq!(read_pattern(&s.frame(3).unwrap()), (4, 10));
     assert_eq!(read_pattern(&s.frame(2).unwrap()), (4, 2));
 }
+
+/// Encodes pattern frames with the ffmpeg command line (codecs we do not write ourselves).
+fn ffmpeg_encode(
+    dir: &std::path::Path,
+    name: &str,
+    frames: u32,
+    args: &[&str],
+) -> std::path::PathBuf {
+    let pngs = dir.join(format!("{name}_png"));
+    std::fs::create_dir_all(&pngs).unwrap();
+    for f in 0..frames {
+        pattern(160, 128, 6, f)
+            .to_image()
+            .save(pngs.join(format!("{f:04}.png")))
+            .unwrap();
+    }
+    let out = dir.join(name);
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-framerate", "25", "-i"])
+        .arg(pngs.join("%04d.png"))
+        .args(args)
+        .arg(&out)
+        .status()
+        .expect("the ffmpeg command line is installed by scripts/install-deps.sh");
+    assert!(status.success(), "ffmpeg failed for {name}");
+    out
+}
+
+#[test]
+fn vp9_mjpeg_hevc_prores_decode_frame_accurately() {
+    let d = tempfile::tempdir().unwrap();
+    let files = [
+        ffmpeg_encode(
+            d.path(),
+            "vp9.mkv",
+            40,
+            &[
+                "-c:v",
+                "libvpx-vp9",
+                "-g",
+                "8",
+                "-deadline",
+                "realtime",
+                "-b:v",
+                "1M",
+            ],
+        ),
+        ffmpeg_encode(
+            d.path(),
+            "mjpeg.mov",
+            40,
+            &["-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj420p"],
+        ),
+        ffmpeg_encode(
+            d.path(),
+            "hevc.mp4",
+            40,
+            &[
+                "-c:v",
+                "libx265",
+                "-x265-params",
+                "log-level=error:keyint=8:bframes=4",
+                "-pix_fmt",
+                "yuv420p",
+            ],
+        ),
+        ffmpeg_encode(
+            d.path(),
+            "prores.mov",
+            40,
+            &["-c:v", "prores_ks", "-profile:v", "3"],
+        ),
+    ];
+    for (f, codec) in files.iter().zip(["vp9", "mjpeg", "hevc", "prores"]) {
+        let mut src = media::open(f).unwrap();
+        assert_eq!(src.info().codec, codec);
+        assert_eq!(src.info().frame_count, 40, "{codec}");
+        check_random_access(src.as_mut(), 40, 6);
+    }
+}

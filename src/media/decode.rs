@@ -60,7 +60,7 @@ impl VideoSource {
                 e,
             )
         })?;
-        let (stream, time_base, params, start, nb_frames, avg_rate, r_rate, stream_tc, duration) = {
+        let (stream, time_base, params, start, nb_frames, avg_rate, r_rate, stream_tc) = {
             let st = input
                 .streams()
                 .best(ff::media::Type::Video)
@@ -79,7 +79,6 @@ impl VideoSource {
                 st.avg_frame_rate(),
                 st.rate(),
                 st.metadata().get("timecode").map(str::to_string),
-                st.duration(),
             )
         };
         let audio = input.streams().best(ff::media::Type::Audio).is_some();
@@ -168,11 +167,10 @@ impl VideoSource {
             eof_sent: false,
             converter: None,
         };
+        // Containers without a frame count (MKV, WebM) get their packets counted, which needs
+        // no decoding.
         let count = if nb_frames > 0 {
             nb_frames
-        } else if duration > 0 && duration != ff::ffi::AV_NOPTS_VALUE {
-            // Containers without a frame count (MKV, WebM): count packets, which needs no decoding.
-            src.count_packets()?
         } else {
             src.count_packets()?
         };

@@ -1,0 +1,230 @@
+//! The sample rig generator end to end: files, ground truth, and a render of its footage
+//! whose frames come from the right camera and time.
+
+mod common;
+
+use common::{listing, run};
+use timeslice::calib::colmap;
+use timeslice::media::{self};
+use timeslice::synth::{SampleRig, SampleSpec, Truth};
+use timeslice::{Rational, RgbImage};
+
+fn spec() -> SampleSpec {
+    SampleSpec {
+        cameras: 4,
+        width: 320,
+        height: 180,
+        frames: 12,
+        fps: Rational::new(10, 1),
+        ..SampleSpec::default()
+    }
+}
+
+fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
+    let mse = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.data.len() as f64;
+    10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
+}
+
+#[test]
+fn samples_then_render_gives_the_right_camera_and_time() {
+    let d = tempfile::tempdir().unwrap();
+    let rig_dir = d.path().join("rig");
+    let r = run(&[
+        "samples",
+        "--out",
+        rig_dir.to_str().unwrap(),
+        "--cameras",
+        "4",
+        "--size",
+        "320x180",
+        "--frames",
+        "12",
+        "--fps",
+        "10",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        listing(&rig_dir),
+        [
+            "cam01.mp4",
+            "cam02.mp4",
+            "cam03.mp4",
+            "cam04.mp4",
+            "timeslice.toml",
+            "truth"
+        ]
+    );
+    assert_eq!(
+        listing(&rig_dir.join("truth/colmap")),
+        ["cameras.txt", "images.txt", "points3D.txt"]
+    );
+
+    // Ground truth: truth.json and the COLMAP model agree with the generator's cameras.
+    let sample = SampleRig::new(&spec()).unwrap();
+    let truth = Truth::read(&rig_dir.join("truth/truth.json")).unwrap();
+    assert_eq!(truth.cameras.len(), 4);
+    assert_eq!(truth.event_frame, 6);
+    let from_colmap = colmap::read_text_model(&rig_dir.join("truth/colmap")).unwrap();
+    for (c, want) in from_colmap.iter().zip(&sample.rig().cameras) {
+        assert_eq!(c.name, want.name);
+        assert!((c.intrinsics.cx - want.intrinsics.cx).abs() < 1e-9);
+        assert!((c.pose.centre() - want.pose.centre()).norm() < 1e-9);
+    }
+
+    for cam in ["cam01.mp4", "cam04.mp4"] {
+        let info = media::probe(&rig_dir.join(cam)).unwrap();
+        assert_eq!((info.width, info.height, info.frame_count), (320, 180, 12));
+        assert_eq!(info.fps, Some(Rational::new(10, 1)));
+    }
+
+    // 0.5 s at 10 fps is frame 5; 8 output frames, 2 per camera.
+    let clip = d.path().join("c.mp4");
+    let r = run(&[
+        "render",
+        rig_dir.to_str().unwrap(),
+        "--at",
+        "0.5",
+        "--fps",
+        "10",
+        "--duration",
+        "0.8",
+        "--out",
+        clip.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut src = media::open(&clip).unwrap();
+    assert_eq!(src.info().frame_count, 8);
+    // Each output frame must match the true render of its camera at frame 5 best among every
+    // camera at frames 2, 5 and 8, and closely.
+    let candidates: Vec<(usize, u32, RgbImage)> = (0..4)
+        .flat_map(|c| [2u32, 5, 8].map(|f| (c, f)))
+        .map(|(c, f)| (c, f, sample.render_view(&sample.rig().cameras[c], f)))
+        .collect();
+    for i in 0..8 {
+        let img = src.frame(i).unwrap();
+        let scored: Vec<(f64, usize, u32)> = candidates
+            .iter()
+            .map(|(c, f, t)| (psnr(&img, t), *c, *f))
+            .collect();
+        let best = scored
+            .iter()
+            .cloned()
+            .fold((0.0, 0, 0), |a, b| if b.0 > a.0 { b } else { a });
+        assert_eq!(
+            (best.1, best.2),
+            (i as usize / 2, 5),
+            "output frame {i}: {scored:?}"
+        );
+        assert!(
+            best.0 > 30.0,
+            "output frame {i} matches its camera at only {:.1} dB",
+            best.0
+        );
+        let second = scored
+            .iter()
+            .filter(|s| (s.1, s.2) != (best.1, best.2))
+            .map(|s| s.0)
+            .fold(0.0, f64::max);
+        assert!(
+            best.0 > second + 0.5,
+            "frame {i}: best {:.2} dB is not clearly above {second:.2} dB",
+            best.0
+        );
+    }
+}
+
+#[test]
+fn stills_are_exact_renders_at_the_event() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("s");
+    let r = run(&[
+        "samples",
+        "--out",
+        out.to_str().unwrap(),
+        "--cameras",
+        "3",
+        "--size",
+        "160x96",
+        "--frames",
+        "12",
+        "--fps",
+        "10",
+        "--stills",
+        "--seed",
+        "5",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        listing(&out),
+        [
+            "cam01.png",
+            "cam02.png",
+            "cam03.png",
+            "timeslice.toml",
+            "truth"
+        ]
+    );
+    let sample = SampleRig::new(&SampleSpec {
+        cameras: 3,
+        width: 160,
+        height: 96,
+        seed: 5,
+        ..spec()
+    })
+    .unwrap();
+    for (i, cam) in sample.rig().cameras.iter().enumerate() {
+        let png = image::open(out.join(format!("cam0{}.png", i + 1)))
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(
+            RgbImage::from_image(png),
+            sample.render_view(cam, sample.event_frame())
+        );
+    }
+    // The stills rig renders like any other.
+    let clip = d.path().join("still.mp4");
+    let r = run(&[
+        "render",
+        out.to_str().unwrap(),
+        "--at",
+        "0",
+        "--out",
+        clip.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn bad_sample_options_are_usage_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let o = d.path().join("x");
+    for args in [
+        ["--cameras", "1"],
+        ["--size", "15x16"],
+        ["--arc-degrees", "400"],
+        ["--frames", "0"],
+    ] {
+        let mut a = vec!["samples", "--out", o.to_str().unwrap()];
+        a.extend(args);
+        if args[0] == "--arc-degrees" {
+            a.extend(["--layout", "arc"]);
+        }
+        let r = run(&a);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.starts_with("error: ") && r.stderr.trim_end().lines().count() == 1,
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(
+        !o.exists(),
+        "a refused run must not create the output folder"
+    );
+}
