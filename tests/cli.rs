@@ -453,3 +453,70 @@ fn example_projects_parse() {
         assert!(p.cameras.len() >= 3, "{f}");
     }
 }
+
+#[test]
+fn timecode_and_audio_are_probed_and_timecode_addresses_frames() {
+    let d = tempfile::tempdir().unwrap();
+    let pngs = d.path().join("png");
+    std::fs::create_dir(&pngs).unwrap();
+    for f in 0..20 {
+        common::pattern(160, 128, 1, f)
+            .to_image()
+            .save(pngs.join(format!("{f:04}.png")))
+            .unwrap();
+    }
+    // Two cameras that started recording at 01:00:00:00 (one with sound).
+    for (name, audio) in [("a.mov", true), ("b.mov", false)] {
+        let mut cmd = std::process::Command::new("ffmpeg");
+        cmd.args(["-v", "error", "-y", "-framerate", "25", "-i"])
+            .arg(pngs.join("%04d.png"));
+        if audio {
+            cmd.args([
+                "-f",
+                "lavfi",
+                "-i",
+                "anullsrc=r=48000:cl=mono",
+                "-shortest",
+                "-c:a",
+                "aac",
+            ]);
+        }
+        cmd.args([
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-timecode",
+            "01:00:00:00",
+        ])
+        .arg(d.path().join(name));
+        assert!(cmd.status().unwrap().success());
+    }
+    let a = d.path().join("a.mov");
+    let b = d.path().join("b.mov");
+    let r = run(&["probe", a.to_str().unwrap(), b.to_str().unwrap(), "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["cameras"][0]["timecode"], "01:00:00:00");
+    assert_eq!(v["cameras"][0]["audio"], true);
+    assert_eq!(v["cameras"][1]["audio"], false);
+    assert_eq!(v["differences"], serde_json::json!(["audio"]));
+    // Timecode 01:00:00:12 is frame 12 of footage that starts at 01:00:00:00.
+    let out = d.path().join("tc.mp4");
+    let r = run(&[
+        "render",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--at",
+        "01:00:00:12",
+        "--fps",
+        "25",
+        "--duration",
+        "0.08",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (frames, _) = decode_clip(&out);
+    assert_eq!(frames, [(1, 12), (1, 12)]);
+}
