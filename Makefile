@@ -23,3 +23,6 @@ lint:
 
 bench: deps
 	$(CARGO) bench
+
+bench-peer: build
+	"$$(./benches/peer/venv.sh)" benches/peer/flow_peer.py

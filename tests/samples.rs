@@ -228,3 +228,54 @@ fn bad_sample_options_are_usage_errors() {
         "a refused run must not create the output folder"
     );
 }
+
+#[test]
+fn truth_flow_is_written_for_every_neighbouring_pair_of_a_ring() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("f");
+    let r = run(&[
+        "samples",
+        "--out",
+        out.to_str().unwrap(),
+        "--cameras",
+        "3",
+        "--size",
+        "96x64",
+        "--stills",
+        "--truth-flow",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let flow_dir = out.join("truth/flow");
+    assert_eq!(
+        listing(&flow_dir),
+        [
+            "cam01-cam02-occlusion.png",
+            "cam01-cam02.flo",
+            "cam02-cam03-occlusion.png",
+            "cam02-cam03.flo",
+            "cam03-cam01-occlusion.png",
+            "cam03-cam01.flo"
+        ]
+    );
+    let f = timeslice::flow::flo::read(&flow_dir.join("cam03-cam01.flo")).unwrap();
+    assert_eq!((f.width, f.height), (96, 64));
+    // The focus point sits at the centre of every camera (cx = 47.5, cy = 31.5): pixels
+    // around it barely move, even 120 degrees round the ring.
+    let i = 31 * 96 + 47;
+    assert!(
+        f.u[i].abs() < 2.0 && f.v[i].abs() < 2.0,
+        "{} {}",
+        f.u[i],
+        f.v[i]
+    );
+    let mask = image::open(flow_dir.join("cam03-cam01-occlusion.png"))
+        .unwrap()
+        .to_luma8();
+    assert_eq!(mask.dimensions(), (96, 64));
+    let occluded = mask.pixels().filter(|p| p.0[0] == 255).count();
+    // 120 degrees apart: much of the view is not shared, but the centre is.
+    assert!(
+        occluded > 96 * 64 / 10 && mask.get_pixel(47, 31).0[0] == 0,
+        "{occluded}"
+    );
+}

@@ -21,7 +21,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
     std::fs::create_dir_all(&a.out)?;
     let rig_dir = a.out.join("rig");
     let spec = SampleSpec::default();
-    let made = super::samples::make(&rig_dir, &spec, false, progress)?;
+    let made = super::samples::make(&rig_dir, &spec, Default::default(), progress)?;
     let project = Project::load(&made.project)?;
     let mut opts = RenderOptions::at(TimeSpec::Frame(made.event_frame as i64));
     opts.duration = Some(4.0);

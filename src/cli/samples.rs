@@ -4,7 +4,7 @@ use anyhow::Result;
 use std::path::{Path, PathBuf};
 use timeslice::progress::Progress;
 use timeslice::project::Layout;
-use timeslice::synth::{generate, SampleOutput, SampleSpec};
+use timeslice::synth::{generate, SampleOptions, SampleOutput, SampleSpec};
 use timeslice::Rational;
 
 /// Render a synthetic rig: a scene filmed by N cameras, with ground-truth poses.
@@ -46,6 +46,10 @@ pub struct Args {
     /// Write one PNG still per camera (at the event) instead of videos.
     #[arg(long)]
     pub stills: bool,
+    /// Also write the exact optical flow between neighbouring cameras at the event frame, with
+    /// occlusion masks: truth/flow/camA-camB.flo and camA-camB-occlusion.png (255 = hidden in B).
+    #[arg(long)]
+    pub truth_flow: bool,
 }
 
 impl Args {
@@ -66,14 +70,18 @@ impl Args {
 pub fn make(
     out: &Path,
     spec: &SampleSpec,
-    stills: bool,
+    opts: SampleOptions,
     progress: &dyn Progress,
 ) -> Result<SampleOutput> {
-    Ok(generate(out, spec, stills, progress)?)
+    Ok(generate(out, spec, opts, progress)?)
 }
 
 pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
-    let made = make(&a.out, &a.spec(), a.stills, progress)?;
+    let opts = SampleOptions {
+        stills: a.stills,
+        truth_flow: a.truth_flow,
+    };
+    let made = make(&a.out, &a.spec(), opts, progress)?;
     println!(
         "{}: {} cameras ({} at {}x{}), event at {:.3} s (frame {})",
         a.out.display(),
@@ -91,5 +99,11 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
     println!("  project:      {}", made.project.display());
     println!("  ground truth: {}", made.truth.display());
     println!("  COLMAP model: {}", made.colmap.display());
+    if a.truth_flow {
+        println!(
+            "  truth flow:   {}",
+            made.truth.with_file_name("flow").display()
+        );
+    }
     Ok(())
 }

@@ -24,14 +24,24 @@ pub struct SampleOutput {
     pub event_time: f64,
 }
 
+/// What to write besides the cameras' footage.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SampleOptions {
+    /// One PNG still per camera (at the event frame) instead of videos.
+    pub stills: bool,
+    /// Exact flow between neighbouring cameras at the event frame, with occlusion masks.
+    pub truth_flow: bool,
+}
+
 /// Renders `spec` into `dir`: videos (or stills at the event frame), timeslice.toml, and
-/// truth/ (truth.json, colmap/).
+/// truth/ (truth.json, colmap/, and flow/ when asked).
 pub fn generate(
     dir: &Path,
     spec: &SampleSpec,
-    stills: bool,
+    opts: SampleOptions,
     progress: &dyn Progress,
 ) -> Result<SampleOutput> {
+    let stills = opts.stills;
     let sample = SampleRig::new(spec)?;
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(dir, "cannot create the output folder", e))?;
@@ -86,6 +96,9 @@ pub fn generate(
 
     let truth_dir = dir.join("truth");
     sample.write_truth(&truth_dir)?;
+    if opts.truth_flow {
+        write_truth_flow(&sample, &truth_dir.join("flow"), progress)?;
+    }
     let project = Project {
         root: dir.to_path_buf(),
         layout: Some(spec.layout),
@@ -111,4 +124,33 @@ pub fn generate(
         event_frame: if stills { 0 } else { sample.event_frame() },
         event_time: if stills { 0.0 } else { sample.event_time() },
     })
+}
+
+/// Writes `A-B.flo` and `A-B-occlusion.png` (255 = not visible in B) for each pair of
+/// neighbouring cameras at the event frame; on a ring the last camera pairs with the first.
+fn write_truth_flow(sample: &SampleRig, dir: &Path, progress: &dyn Progress) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create folder", e))?;
+    let cams = &sample.rig().cameras;
+    let mut pairs: Vec<(usize, usize)> = (0..cams.len() - 1).map(|i| (i, i + 1)).collect();
+    if sample.spec().layout == crate::project::Layout::Ring && cams.len() > 2 {
+        pairs.push((cams.len() - 1, 0));
+    }
+    progress.begin("ground-truth flow", pairs.len() as u64);
+    for (a, b) in pairs {
+        let t = super::truth_flow::truth_flow(sample, &cams[a], &cams[b], sample.event_frame());
+        let name = format!("{}-{}", cams[a].name, cams[b].name);
+        let flo = dir.join(format!("{name}.flo"));
+        let out = AtomicOutput::file(&flo)?;
+        crate::flow::flo::write(out.path(), &t.flow)?;
+        out.commit()?;
+        let png = dir.join(format!("{name}-occlusion.png"));
+        let out = AtomicOutput::file(&png)?;
+        t.mask_image()
+            .save_with_format(out.path(), image::ImageFormat::Png)
+            .map_err(|e| Error::output(&png, format!("cannot write PNG ({e})")))?;
+        out.commit()?;
+        progress.advance(1);
+    }
+    progress.end();
+    Ok(())
 }

@@ -23,12 +23,13 @@ mod render;
 pub mod rig;
 pub mod scene;
 pub mod truth;
+pub mod truth_flow;
 
 // The rig layout is the project file's (see `SampleSpec::layout` for the geometry).
 pub use crate::project::Layout;
 
 pub use bvh::Aabb;
-pub use footage::{generate, SampleOutput};
+pub use footage::{generate, SampleOptions, SampleOutput};
 pub use render::CameraRenderer;
 pub use scene::{Hit, Ray, Scene, Surface};
 pub use truth::{BallTruth, Truth, TruthCamera};
