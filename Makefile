@@ -25,4 +25,5 @@ bench: deps
 	$(CARGO) bench
 
 bench-peer: build
+	"$$(./benches/peer/venv.sh)" benches/peer/metrics_check.py
 	"$$(./benches/peer/venv.sh)" benches/peer/flow_peer.py

@@ -8,6 +8,7 @@
 pub mod calib;
 pub mod camera;
 pub mod error;
+pub mod eval;
 pub mod flow;
 pub mod frame;
 pub mod media;

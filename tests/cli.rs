@@ -520,3 +520,48 @@ fn timecode_and_audio_are_probed_and_timecode_addresses_frames() {
     let (frames, _) = decode_clip(&out);
     assert_eq!(frames, [(1, 12), (1, 12)]);
 }
+
+#[test]
+fn eval_compare_reports_psnr_and_ssim() {
+    let d = tempfile::tempdir().unwrap();
+    let a = d.path().join("a.png");
+    let b = d.path().join("b.png");
+    common::pattern(64, 48, 1, 2).to_image().save(&a).unwrap();
+    common::pattern(64, 48, 1, 3).to_image().save(&b).unwrap();
+    let r = run(&[
+        "eval",
+        "compare",
+        a.to_str().unwrap(),
+        a.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(v["psnr"].is_null());
+    assert_eq!(v["ssim"], 1.0);
+    let r = run(&[
+        "eval",
+        "compare",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    // Frames 2 and 3 differ in one of sixteen blocks (bit 7), by 205 levels.
+    let mse = 205.0f64 * 205.0 / 16.0;
+    let want = 10.0 * (255.0f64 * 255.0 / mse).log10();
+    assert!((v["psnr"].as_f64().unwrap() - want).abs() < 1e-6, "{v}");
+    let small = d.path().join("s.png");
+    common::pattern(32, 48, 1, 2)
+        .to_image()
+        .save(&small)
+        .unwrap();
+    let r = run(&[
+        "eval",
+        "compare",
+        a.to_str().unwrap(),
+        small.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("same size"), "{}", r.stderr);
+}

@@ -7,7 +7,7 @@ venv="$here/.venv"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv" >&2
 fi
-if ! "$venv/bin/python" -c "import cv2, numpy" 2>/dev/null; then
-  "$venv/bin/pip" install -q --disable-pip-version-check opencv-contrib-python-headless numpy >&2
+if ! "$venv/bin/python" -c "import cv2, numpy, skimage" 2>/dev/null; then
+  "$venv/bin/pip" install -q --disable-pip-version-check opencv-contrib-python-headless numpy scikit-image >&2
 fi
 echo "$venv/bin/python"

@@ -1,6 +1,7 @@
 //! Argument parsing (clap derive) and dispatch; one file per subcommand.
 
 mod demo;
+mod eval;
 mod init;
 mod probe;
 mod progress;
@@ -39,6 +40,7 @@ enum Command {
     Samples(samples::Args),
     Render(render::Args),
     Demo(demo::Args),
+    Eval(eval::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -56,6 +58,7 @@ pub fn main() -> ExitCode {
         Command::Samples(a) => samples::run(a, &progress),
         Command::Render(a) => render::run(a, &progress),
         Command::Demo(a) => demo::run(a, &progress),
+        Command::Eval(a) => eval::run(a),
     };
     progress.clear();
     match result {
@@ -98,4 +101,23 @@ pub fn parse_time(s: &str) -> Result<timeslice::TimeSpec, String> {
 
 pub fn parse_fps(s: &str) -> Result<timeslice::Rational, String> {
     s.parse().map_err(|e: timeslice::Error| e.to_string())
+}
+
+/// Loads an image file, the first frame of any camera source, or `VIDEO@N` (frame N).
+pub fn load_image(spec: &str) -> timeslice::Result<timeslice::RgbImage> {
+    use std::path::Path;
+    use timeslice::{media, Error};
+    let direct = Path::new(spec);
+    if direct.exists() {
+        return media::open(direct)?.frame(0);
+    }
+    if let Some((path, n)) = spec.rsplit_once('@') {
+        let index: i64 = n.parse().map_err(|_| {
+            Error::usage(format!(
+                "{spec}: after @ give a frame number, e.g. {path}@30"
+            ))
+        })?;
+        return media::open(Path::new(path))?.frame(index);
+    }
+    Err(Error::NotFound(direct.to_path_buf()))
 }
