@@ -134,6 +134,53 @@ impl Camera {
     }
 }
 
+/// The camera a fraction `t` of the way from `a` to `b` around a rig: its centre moves on the
+/// arc about the axis through `focus` along `up` (angle, distance from the axis and height
+/// interpolated linearly, the short way round), its orientation is the spherical
+/// interpolation of the two, and its intrinsics are interpolated linearly. `t = 0` gives `a`,
+/// `t = 1` gives `b`.
+pub fn interpolate(
+    a: &Camera,
+    b: &Camera,
+    t: f64,
+    focus: &Point3<f64>,
+    up: &Vector3<f64>,
+) -> Camera {
+    let up = up.normalize();
+    let (ca, cb) = (a.pose.centre() - focus, b.pose.centre() - focus);
+    let (ha, hb) = (ca.dot(&up), cb.dot(&up));
+    let (ra, rb) = (ca - up * ha, cb - up * hb);
+    // Angle from ra to rb about `up`, in (-pi, pi].
+    let angle = up.dot(&ra.cross(&rb)).atan2(ra.dot(&rb));
+    let radius = ra.norm() + (rb.norm() - ra.norm()) * t;
+    let dir = UnitQuaternion::from_axis_angle(&nalgebra::Unit::new_normalize(up), angle * t)
+        * ra.normalize();
+    let centre = focus + dir * radius + up * (ha + (hb - ha) * t);
+    let rotation = a.pose.rotation.slerp(&b.pose.rotation, t);
+    let lerp = |x: f64, y: f64| x + (y - x) * t;
+    let (ka, kb) = (&a.intrinsics, &b.intrinsics);
+    let mut dist = [0.0; 5];
+    for (i, d) in dist.iter_mut().enumerate() {
+        *d = lerp(ka.dist[i], kb.dist[i]);
+    }
+    Camera {
+        name: format!("{}-{}@{t:.3}", a.name, b.name),
+        width: a.width,
+        height: a.height,
+        intrinsics: Intrinsics {
+            fx: lerp(ka.fx, kb.fx),
+            fy: lerp(ka.fy, kb.fy),
+            cx: lerp(ka.cx, kb.cx),
+            cy: lerp(ka.cy, kb.cy),
+            dist,
+        },
+        pose: Pose {
+            rotation,
+            translation: -(rotation * centre.coords),
+        },
+    }
+}
+
 /// Cameras in rig order, with the point they orbit and the rig's up vector.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rig {
@@ -161,6 +208,43 @@ mod tests {
             .unwrap();
         assert!(above.y < px.y - 10.0);
         assert!((above.x - px.x).abs() < 1e-9);
+    }
+
+    #[test]
+    fn interpolation_moves_on_the_arc_and_keeps_aiming_at_the_focus() {
+        let focus = Point3::new(0.0, 0.0, 1.0);
+        let k = Intrinsics::centred(640, 480, 500.0);
+        let cam = |deg: f64| {
+            let a = deg.to_radians();
+            let eye = Point3::new(8.0 * a.cos(), 8.0 * a.sin(), 1.6);
+            Camera {
+                name: format!("c{deg}"),
+                width: 640,
+                height: 480,
+                intrinsics: k,
+                pose: Pose::look_at(eye, focus, Vector3::z()),
+            }
+        };
+        let (a, b) = (cam(350.0), cam(20.0)); // the short way round crosses 0 degrees
+        let ends = [(0.0, &a), (1.0, &b)];
+        for (t, want) in ends {
+            let c = interpolate(&a, &b, t, &focus, &Vector3::z());
+            assert!((c.pose.centre() - want.pose.centre()).norm() < 1e-9);
+            assert!(c.pose.rotation.angle_to(&want.pose.rotation) < 1e-9);
+        }
+        let mid = interpolate(&a, &b, 0.5, &focus, &Vector3::z());
+        let want = cam(5.0);
+        assert!(
+            (mid.pose.centre() - want.pose.centre()).norm() < 1e-9,
+            "{}",
+            mid.pose.centre()
+        );
+        // Slerp of two look-at rotations about the vertical stays aimed at the focus.
+        let px = mid.project(&focus).unwrap();
+        assert!(
+            (px.x - 319.5).abs() < 1e-6 && (px.y - 239.5).abs() < 1e-6,
+            "{px}"
+        );
     }
 
     #[test]

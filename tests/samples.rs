@@ -279,3 +279,66 @@ fn truth_flow_is_written_for_every_neighbouring_pair_of_a_ring() {
         "{occluded}"
     );
 }
+
+#[test]
+fn truth_views_lie_between_neighbours_and_aim_at_the_focus() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("v");
+    let r = run(&[
+        "samples",
+        "--out",
+        out.to_str().unwrap(),
+        "--cameras",
+        "12",
+        "--size",
+        "192x108",
+        "--stills",
+        "--truth-views",
+        "1",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let views: Vec<timeslice::synth::TruthView> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("truth/views/views.json")).unwrap())
+            .unwrap();
+    assert_eq!(views.len(), 12, "12 pairs on a ring, one view each");
+    assert_eq!(
+        (views[11].a.as_str(), views[11].b.as_str()),
+        ("cam12", "cam01")
+    );
+    let load = |p: std::path::PathBuf| RgbImage::from_image(image::open(p).unwrap().to_rgb8());
+    let mid = load(out.join("truth/views").join(&views[0].file));
+    // Halfway round the ring from cam01 (azimuth 0) to cam02 (30 degrees), same radius and
+    // height.
+    let a = 15f64.to_radians();
+    let want = [8.0 * a.cos(), 8.0 * a.sin(), 1.6];
+    for (c, w) in views[0].camera.centre.iter().zip(want) {
+        assert!(
+            (c - w).abs() < 1e-9,
+            "{:?} vs {want:?}",
+            views[0].camera.centre
+        );
+    }
+    assert!(
+        psnr(&mid, &load(out.join("cam01.png"))) < 40.0,
+        "a new view, not a copy of cam01"
+    );
+    // The saturated red marker (the focus) sits at the image centre.
+    let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
+    for y in 0..mid.height {
+        for x in 0..mid.width {
+            let [r, g, b] = mid.pixel(x, y);
+            if r > 150 && (g as u32 + b as u32) < r as u32 / 2 {
+                sx += x as f64;
+                sy += y as f64;
+                n += 1.0;
+            }
+        }
+    }
+    assert!(n > 3.0, "marker not found");
+    assert!(
+        (sx / n - 95.5).abs() < 1.5 && (sy / n - 53.5).abs() < 1.5,
+        "marker at {} {}",
+        sx / n,
+        sy / n
+    );
+}

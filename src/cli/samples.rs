@@ -50,6 +50,11 @@ pub struct Args {
     /// occlusion masks: truth/flow/camA-camB.flo and camA-camB-occlusion.png (255 = hidden in B).
     #[arg(long)]
     pub truth_flow: bool,
+    /// Also render M ground-truth views between each pair of neighbouring cameras at the event
+    /// frame (fractions k/(M+1)): truth/views/camA-camB/0.500.png ..., listed with their
+    /// cameras in truth/views/views.json.
+    #[arg(long, default_value_t = 0, value_name = "M")]
+    pub truth_views: u32,
 }
 
 impl Args {
@@ -80,21 +85,23 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
     let opts = SampleOptions {
         stills: a.stills,
         truth_flow: a.truth_flow,
+        truth_views: a.truth_views,
     };
     let made = make(&a.out, &a.spec(), opts, progress)?;
+    let what = if a.stills {
+        "one still each, at the event".to_string()
+    } else {
+        format!(
+            "{} frames, event at {:.3} s (frame {})",
+            a.frames, made.event_time, made.event_frame
+        )
+    };
     println!(
-        "{}: {} cameras ({} at {}x{}), event at {:.3} s (frame {})",
+        "{}: {} cameras at {}x{}, {what}",
         a.out.display(),
         made.cameras.len(),
-        if a.stills {
-            "stills".to_string()
-        } else {
-            format!("{} frames", a.frames)
-        },
         a.size.0,
-        a.size.1,
-        made.event_time,
-        made.event_frame
+        a.size.1
     );
     println!("  project:      {}", made.project.display());
     println!("  ground truth: {}", made.truth.display());

@@ -31,6 +31,22 @@ pub struct SampleOptions {
     pub stills: bool,
     /// Exact flow between neighbouring cameras at the event frame, with occlusion masks.
     pub truth_flow: bool,
+    /// Ground-truth views rendered between each pair of neighbouring cameras (at the event
+    /// frame, fractions k/(M+1)).
+    pub truth_views: u32,
+}
+
+/// One ground-truth view between two cameras, as listed in truth/views/views.json.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct TruthView {
+    /// Camera names of the pair.
+    pub a: String,
+    pub b: String,
+    /// 0 at `a`, 1 at `b`.
+    pub fraction: f64,
+    /// Image path relative to truth/views/.
+    pub file: String,
+    pub camera: super::TruthCamera,
 }
 
 /// Renders `spec` into `dir`: videos (or stills at the event frame), timeslice.toml, and
@@ -99,6 +115,14 @@ pub fn generate(
     if opts.truth_flow {
         write_truth_flow(&sample, &truth_dir.join("flow"), progress)?;
     }
+    if opts.truth_views > 0 {
+        write_truth_views(
+            &sample,
+            &truth_dir.join("views"),
+            opts.truth_views,
+            progress,
+        )?;
+    }
     let project = Project {
         root: dir.to_path_buf(),
         layout: Some(spec.layout),
@@ -126,15 +150,70 @@ pub fn generate(
     })
 }
 
+/// Neighbouring pairs in rig order; on a ring the last camera pairs with the first.
+fn neighbour_pairs(sample: &SampleRig) -> Vec<(usize, usize)> {
+    let n = sample.rig().cameras.len();
+    let mut pairs: Vec<(usize, usize)> = (0..n - 1).map(|i| (i, i + 1)).collect();
+    if sample.spec().layout == crate::project::Layout::Ring && n > 2 {
+        pairs.push((n - 1, 0));
+    }
+    pairs
+}
+
+/// Renders `m` views between each pair of neighbouring cameras at the event frame into
+/// `dir/A-B/F.png` (F the fraction, e.g. 0.500) and lists them with their cameras in
+/// `dir/views.json`.
+fn write_truth_views(
+    sample: &SampleRig,
+    dir: &Path,
+    m: u32,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let rig = sample.rig();
+    let pairs = neighbour_pairs(sample);
+    progress.begin("ground-truth views", pairs.len() as u64 * m as u64);
+    let mut listed = Vec::new();
+    for (a, b) in pairs {
+        let (ca, cb) = (&rig.cameras[a], &rig.cameras[b]);
+        let sub = format!("{}-{}", ca.name, cb.name);
+        std::fs::create_dir_all(dir.join(&sub))
+            .map_err(|e| Error::io(dir, "cannot create folder", e))?;
+        for k in 1..=m {
+            let t = k as f64 / (m + 1) as f64;
+            let cam = crate::camera::interpolate(ca, cb, t, &rig.focus, &rig.up);
+            let file = format!("{sub}/{t:.3}.png");
+            let path = dir.join(&file);
+            let out = AtomicOutput::file(&path)?;
+            sample
+                .render_view(&cam, sample.event_frame())
+                .to_image()
+                .save_with_format(out.path(), image::ImageFormat::Png)
+                .map_err(|e| Error::output(&path, format!("cannot write PNG ({e})")))?;
+            out.commit()?;
+            listed.push(TruthView {
+                a: ca.name.clone(),
+                b: cb.name.clone(),
+                fraction: t,
+                file,
+                camera: super::TruthCamera::from_camera(&cam),
+            });
+            progress.advance(1);
+        }
+    }
+    progress.end();
+    let json = dir.join("views.json");
+    let out = AtomicOutput::file(&json)?;
+    let text = serde_json::to_string_pretty(&listed).expect("views serialise");
+    std::fs::write(out.path(), text).map_err(|e| Error::io(&json, "cannot write", e))?;
+    out.commit()
+}
+
 /// Writes `A-B.flo` and `A-B-occlusion.png` (255 = not visible in B) for each pair of
 /// neighbouring cameras at the event frame; on a ring the last camera pairs with the first.
 fn write_truth_flow(sample: &SampleRig, dir: &Path, progress: &dyn Progress) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create folder", e))?;
     let cams = &sample.rig().cameras;
-    let mut pairs: Vec<(usize, usize)> = (0..cams.len() - 1).map(|i| (i, i + 1)).collect();
-    if sample.spec().layout == crate::project::Layout::Ring && cams.len() > 2 {
-        pairs.push((cams.len() - 1, 0));
-    }
+    let pairs = neighbour_pairs(sample);
     progress.begin("ground-truth flow", pairs.len() as u64);
     for (a, b) in pairs {
         let t = super::truth_flow::truth_flow(sample, &cams[a], &cams[b], sample.event_frame());

@@ -29,7 +29,7 @@ pub mod truth_flow;
 pub use crate::project::Layout;
 
 pub use bvh::Aabb;
-pub use footage::{generate, SampleOptions, SampleOutput};
+pub use footage::{generate, SampleOptions, SampleOutput, TruthView};
 pub use render::CameraRenderer;
 pub use scene::{Hit, Ray, Scene, Surface};
 pub use truth::{BallTruth, Truth, TruthCamera};
