@@ -11,6 +11,7 @@ pub mod error;
 pub mod eval;
 pub mod flow;
 pub mod frame;
+pub mod interp;
 pub mod media;
 pub mod natsort;
 pub mod output;

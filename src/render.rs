@@ -1,17 +1,22 @@
-//! Runs a schedule: decodes the frames it needs, in rig order, and feeds the encoder.
+//! Runs a schedule: decodes the frames it needs, synthesizes the views between cameras, and
+//! feeds the encoder in order.
 //!
-//! Memory stays bounded: cameras are decoded a few at a time (in parallel with rayon, one
-//! chunk per batch of cores) and each frame is dropped once encoded, so a 100-camera 4K rig
-//! never holds more than a handful of frames. The output is written atomically.
+//! The schedule is cut into jobs: a real camera's frame, or a camera pair with the fractions
+//! to synthesize between them (its flows computed once and reused for every view). Jobs run a
+//! few at a time in parallel with rayon, one batch per core, and everything a job made is
+//! dropped once encoded, so a 100-camera 4K rig never holds more than a handful of frames.
+//! The output is written atomically.
 
 use crate::error::{Error, Result};
+use crate::flow::FlowParams;
 use crate::frame::RgbImage;
+use crate::interp::PairFlow;
 use crate::media::encode::{ClipWriter, Codec, EncodeSettings};
 use crate::media::{self, SourceInfo, SourceKind};
 use crate::progress::Progress;
-use crate::project::Project;
+use crate::project::{Layout, Project};
 use crate::time::{Rational, TimeSpec};
-use crate::timeline::Schedule;
+use crate::timeline::{Schedule, Shot};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -30,6 +35,11 @@ pub struct RenderOptions {
     pub size: Option<(u32, u32)>,
     /// x264/x265 speed preset.
     pub speed: Option<String>,
+    /// Synthesized views between neighbouring cameras: `Some(0)` shows the cameras only,
+    /// `None` makes every output frame its own view.
+    pub interp: Option<u32>,
+    /// Flow parameters for view synthesis.
+    pub flow: FlowParams,
 }
 
 impl RenderOptions {
@@ -42,6 +52,8 @@ impl RenderOptions {
             crf: None,
             size: None,
             speed: None,
+            interp: None,
+            flow: FlowParams::preset(crate::flow::Preset::Balanced),
         }
     }
 }
@@ -67,7 +79,48 @@ pub struct RenderReport {
     pub fps: Rational,
     pub frames: u64,
     pub duration: f64,
+    /// Views synthesized between cameras (distinct views, not frames).
+    pub synthesized: usize,
+    /// The real cameras' frames used, in order.
     pub cameras: Vec<CameraShot>,
+}
+
+/// A unit of work: one camera's frame, or views between a pair of cameras.
+enum Job {
+    Camera {
+        camera: usize,
+        held: u32,
+    },
+    Pair {
+        from: usize,
+        to: usize,
+        views: Vec<(f32, u32)>,
+    },
+}
+
+/// Cuts the schedule into jobs, in output order.
+fn jobs(schedule: &Schedule) -> Vec<Job> {
+    let mut jobs: Vec<Job> = Vec::new();
+    for (shot, held) in schedule.runs() {
+        let Shot { from, to, t } = shot;
+        if shot.is_camera() {
+            jobs.push(Job::Camera { camera: from, held });
+            continue;
+        }
+        match jobs.last_mut() {
+            Some(Job::Pair {
+                from: f,
+                to: tt,
+                views,
+            }) if *f == from && *tt == to => views.push((t, held)),
+            _ => jobs.push(Job::Pair {
+                from,
+                to,
+                views: vec![(t, held)],
+            }),
+        }
+    }
+    jobs
 }
 
 /// A camera of the project, opened and checked.
@@ -171,7 +224,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Renders a frozen moment: the frame at `opts.at` from every camera, in rig order.
+/// Renders a frozen moment: the frame at `opts.at` from every camera, in rig order, with
+/// synthesized views between neighbouring cameras as `opts.interp` asks.
 pub fn render_freeze(
     project: &Project,
     opts: &RenderOptions,
@@ -204,7 +258,14 @@ pub fn render_freeze(
             "--duration {duration} must be a positive number of seconds"
         )));
     }
-    let schedule = Schedule::freeze(cams.len(), Schedule::frames_for(duration, fps), fps)?;
+    let ring = project.layout == Some(Layout::Ring);
+    let schedule = Schedule::orbit(
+        cams.len(),
+        ring,
+        opts.interp,
+        Schedule::frames_for(duration, fps),
+        fps,
+    )?;
     let codec = opts.codec.unwrap_or_else(|| Codec::from_path(out));
     let (w, h) = opts.size.unwrap_or_else(|| {
         let (w, h) = (cams[0].info.width, cams[0].info.height);
@@ -219,29 +280,48 @@ pub fn render_freeze(
     settings.speed = opts.speed.clone();
     let mut writer = ClipWriter::create(out, settings)?;
 
-    let runs = schedule.runs();
-    progress.begin("rendering", runs.len() as u64);
+    let decode = |camera: usize| -> Result<RgbImage> {
+        let c = &cams[camera];
+        let mut src = media::open(&c.path).map_err(|e| with_camera(&c.name, e))?;
+        src.frame(indices[camera])
+            .map_err(|e| with_camera(&c.name, e))
+    };
+    let jobs = jobs(&schedule);
+    progress.begin("rendering", jobs.len() as u64);
     let chunk = rayon::current_num_threads().max(2);
-    let mut shots = Vec::with_capacity(runs.len());
-    for batch in runs.chunks(chunk) {
-        let frames: Vec<Result<RgbImage>> = batch
+    let mut shots = Vec::new();
+    let mut synthesized = 0;
+    for batch in jobs.chunks(chunk) {
+        let made: Vec<Result<Vec<(RgbImage, u32)>>> = batch
             .par_iter()
-            .map(|(shot, _)| {
-                let c = &cams[shot.camera];
-                let mut src = media::open(&c.path).map_err(|e| with_camera(&c.name, e))?;
-                src.frame(indices[shot.camera])
-                    .map_err(|e| with_camera(&c.name, e))
+            .map(|job| match job {
+                Job::Camera { camera, held } => Ok(vec![(decode(*camera)?, *held)]),
+                Job::Pair { from, to, views } => {
+                    let (a, b) = (decode(*from)?, decode(*to)?);
+                    let pair = PairFlow::compute(&a, &b, &opts.flow)?;
+                    Ok(views
+                        .iter()
+                        .map(|&(t, held)| (pair.synthesize(t), held))
+                        .collect())
+                }
             })
             .collect();
-        for ((shot, held), frame) in batch.iter().zip(frames) {
-            writer.push(&frame?, *held)?;
-            let c = &cams[shot.camera];
-            shots.push(CameraShot {
-                name: c.name.clone(),
-                source: c.path.clone(),
-                frame: indices[shot.camera],
-                held: *held,
-            });
+        for (job, images) in batch.iter().zip(made) {
+            for (img, held) in images? {
+                writer.push(&img, held)?;
+            }
+            match job {
+                Job::Camera { camera, held } => {
+                    let c = &cams[*camera];
+                    shots.push(CameraShot {
+                        name: c.name.clone(),
+                        source: c.path.clone(),
+                        frame: indices[*camera],
+                        held: *held,
+                    });
+                }
+                Job::Pair { views, .. } => synthesized += views.len(),
+            }
             progress.advance(1);
         }
     }
@@ -256,6 +336,7 @@ pub fn render_freeze(
         fps,
         frames,
         duration: fps.frames_to_seconds(frames as i64),
+        synthesized,
         cameras: shots,
     })
 }

@@ -27,6 +27,8 @@ fn render_picks_the_right_frame_from_every_camera() {
     // 0.55 s at 10 fps is frame 5; 1.2 s at 10 fps = 12 output frames, 3 per camera.
     let r = run(&[
         "render",
+        "--interp",
+        "0",
         rig.to_str().unwrap(),
         "--at",
         "0.55",
@@ -64,6 +66,8 @@ fn project_offsets_order_and_frame_syntax() {
     let out = d.path().join("c.mov");
     let r = run(&[
         "render",
+        "--interp",
+        "0",
         toml_path.to_str().unwrap(),
         "--at",
         "frame:4",
@@ -96,6 +100,8 @@ fn codecs_produce_what_they_promise() {
         let out = d.path().join(name);
         let r = run(&[
             "render",
+            "--interp",
+            "0",
             rig.to_str().unwrap(),
             "--at",
             "frame:3",
@@ -126,6 +132,8 @@ fn codecs_produce_what_they_promise() {
     let out = d.path().join("frames");
     let r = run(&[
         "render",
+        "--interp",
+        "0",
         rig.to_str().unwrap(),
         "--at",
         "frame:2",
@@ -159,6 +167,8 @@ fn mp4_is_faststart() {
     let out = d.path().join("f.mp4");
     let r = run(&[
         "render",
+        "--interp",
+        "0",
         files[0].to_str().unwrap(),
         files[1].to_str().unwrap(),
         "--at",
@@ -244,7 +254,9 @@ fn bad_inputs_fail_cleanly() {
 
     // A missing file.
     fails(
-        &["render", a, "nope.mp4", "--at", "0", "--out", o],
+        &[
+            "render", "--interp", "0", a, "nope.mp4", "--at", "0", "--out", o,
+        ],
         2,
         &["nope.mp4", "not found"],
         dir,
@@ -253,7 +265,17 @@ fn bad_inputs_fail_cleanly() {
     let wav = dir.join("sound.wav");
     std::fs::write(&wav, wav_bytes()).unwrap();
     fails(
-        &["render", a, wav.to_str().unwrap(), "--at", "0", "--out", o],
+        &[
+            "render",
+            "--interp",
+            "0",
+            a,
+            wav.to_str().unwrap(),
+            "--at",
+            "0",
+            "--out",
+            o,
+        ],
         1,
         &["sound.wav", "no video stream"],
         dir,
@@ -262,7 +284,17 @@ fn bad_inputs_fail_cleanly() {
     let junk = dir.join("junk.mp4");
     std::fs::write(&junk, vec![0x5a; 5000]).unwrap();
     fails(
-        &["render", a, junk.to_str().unwrap(), "--at", "0", "--out", o],
+        &[
+            "render",
+            "--interp",
+            "0",
+            a,
+            junk.to_str().unwrap(),
+            "--at",
+            "0",
+            "--out",
+            o,
+        ],
         1,
         &["junk.mp4", "corrupt"],
         dir,
@@ -274,6 +306,8 @@ fn bad_inputs_fail_cleanly() {
     fails(
         &[
             "render",
+            "--interp",
+            "0",
             a,
             cut.to_str().unwrap(),
             "--at",
@@ -287,7 +321,7 @@ fn bad_inputs_fail_cleanly() {
     );
     // Fewer than two cameras.
     fails(
-        &["render", a, "--at", "0", "--out", o],
+        &["render", "--interp", "0", a, "--at", "0", "--out", o],
         2,
         &["at least two"],
         dir,
@@ -296,32 +330,54 @@ fn bad_inputs_fail_cleanly() {
     let big = dir.join("big.mp4");
     write_video(&big, 1, 10, Rational::new(10, 1), (320, 240), |_| {});
     fails(
-        &["render", a, big.to_str().unwrap(), "--at", "0", "--out", o],
+        &[
+            "render",
+            "--interp",
+            "0",
+            a,
+            big.to_str().unwrap(),
+            "--at",
+            "0",
+            "--out",
+            o,
+        ],
         1,
         &["big.mp4", "320x240", "160x120"],
         dir,
     );
     // A time outside the footage (10 frames at 10 fps = 1 s).
     fails(
-        &["render", a, b, "--at", "1.0", "--out", o],
+        &["render", "--interp", "0", a, b, "--at", "1.0", "--out", o],
         2,
         &["cam1", "outside"],
         dir,
     );
     fails(
-        &["render", a, b, "--at", "00:00:00:12", "--out", o],
+        &[
+            "render",
+            "--interp",
+            "0",
+            a,
+            b,
+            "--at",
+            "00:00:00:12",
+            "--out",
+            o,
+        ],
         2,
         &["frame field"],
         dir,
     );
     // Bad time syntax is a usage error from the argument parser.
-    let r = run(&["render", a, b, "--at", "soon", "--out", o]);
+    let r = run(&["render", "--interp", "0", a, b, "--at", "soon", "--out", o]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("frame:N"), "{}", r.stderr);
     // Unwritable outputs: a missing folder, a folder where a file should be, a file as folder.
     fails(
         &[
             "render",
+            "--interp",
+            "0",
             a,
             b,
             "--at",
@@ -336,6 +392,8 @@ fn bad_inputs_fail_cleanly() {
     fails(
         &[
             "render",
+            "--interp",
+            "0",
             a,
             b,
             "--at",
@@ -349,7 +407,7 @@ fn bad_inputs_fail_cleanly() {
     );
     // Never overwrite an input.
     fails(
-        &["render", a, b, "--at", "0", "--out", b],
+        &["render", "--interp", "0", a, b, "--at", "0", "--out", b],
         2,
         &["overwrite"],
         dir,
@@ -357,13 +415,17 @@ fn bad_inputs_fail_cleanly() {
     assert_eq!(std::fs::read(b).unwrap(), full);
     // ProRes needs .mov; odd sizes are refused for yuv420p codecs.
     fails(
-        &["render", a, b, "--at", "0", "--codec", "prores", "--out", o],
+        &[
+            "render", "--interp", "0", a, b, "--at", "0", "--codec", "prores", "--out", o,
+        ],
         2,
         &[".mov"],
         dir,
     );
     fails(
-        &["render", a, b, "--at", "0", "--size", "161x120", "--out", o],
+        &[
+            "render", "--interp", "0", a, b, "--at", "0", "--size", "161x120", "--out", o,
+        ],
         2,
         &["even"],
         dir,
@@ -402,6 +464,8 @@ fn interrupted_render_leaves_nothing() {
     let mut child = common::timeslice()
         .args([
             "render",
+            "--interp",
+            "0",
             rig.to_str().unwrap(),
             "--at",
             "0",
@@ -505,6 +569,8 @@ fn timecode_and_audio_are_probed_and_timecode_addresses_frames() {
     let out = d.path().join("tc.mp4");
     let r = run(&[
         "render",
+        "--interp",
+        "0",
         a.to_str().unwrap(),
         b.to_str().unwrap(),
         "--at",

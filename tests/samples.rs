@@ -87,6 +87,8 @@ fn samples_then_render_gives_the_right_camera_and_time() {
     let clip = d.path().join("c.mp4");
     let r = run(&[
         "render",
+        "--interp",
+        "0",
         rig_dir.to_str().unwrap(),
         "--at",
         "0.5",
@@ -191,6 +193,8 @@ fn stills_are_exact_renders_at_the_event() {
     let clip = d.path().join("still.mp4");
     let r = run(&[
         "render",
+        "--interp",
+        "0",
         out.to_str().unwrap(),
         "--at",
         "0",
@@ -257,7 +261,7 @@ fn truth_flow_is_written_for_every_neighbouring_pair_of_a_ring() {
             "cam03-cam01.flo"
         ]
     );
-    let f = timeslice::flow::flo::read(&flow_dir.join("cam03-cam01.flo")).unwrap();
+    let f = timeslice::flow::read_flo(flow_dir.join("cam03-cam01.flo")).unwrap();
     assert_eq!((f.width, f.height), (96, 64));
     // The focus point sits at the centre of every camera (cx = 47.5, cy = 31.5): pixels
     // around it barely move, even 120 degrees round the ring.
@@ -340,5 +344,121 @@ fn truth_views_lie_between_neighbours_and_aim_at_the_focus() {
         "marker at {} {}",
         sx / n,
         sy / n
+    );
+}
+
+#[test]
+fn ring_render_with_synthesized_views() {
+    let d = tempfile::tempdir().unwrap();
+    let rig_dir = d.path().join("r");
+    let r = run(&[
+        "samples",
+        "--out",
+        rig_dir.to_str().unwrap(),
+        "--cameras",
+        "24",
+        "--size",
+        "256x144",
+        "--stills",
+        "--truth-views",
+        "1",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let frames = d.path().join("frames");
+    // 24 cameras on a ring (15 degrees apart) with one view between each pair (24 -> 1
+    // included): 48 views, one output frame each.
+    let r = run(&[
+        "render",
+        rig_dir.to_str().unwrap(),
+        "--at",
+        "0",
+        "--interp",
+        "1",
+        "--fps",
+        "48",
+        "--duration",
+        "1",
+        "--codec",
+        "png",
+        "--out",
+        frames.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["frames"], 48);
+    assert_eq!(report["synthesized"], 24);
+    let load = |p: std::path::PathBuf| RgbImage::from_image(image::open(p).unwrap().to_rgb8());
+    let out: Vec<RgbImage> = (0..48)
+        .map(|i| load(frames.join(format!("frame_{i:06}.png"))))
+        .collect();
+    for k in 0..24 {
+        let (cam, view, next) = (&out[2 * k], &out[2 * k + 1], &out[(2 * k + 2) % 48]);
+        let real = load(rig_dir.join(format!("cam{:02}.png", k + 1)));
+        assert_eq!(cam, &real, "frame {} is camera {}", 2 * k, k + 1);
+        assert_ne!(view, cam);
+        assert_ne!(view, next);
+        // The synthesized view is closer to the true middle view than either camera is.
+        let pair = format!("cam{:02}-cam{:02}", k + 1, (k + 1) % 24 + 1);
+        let truth = load(rig_dir.join(format!("truth/views/{pair}/0.500.png")));
+        let (ours, a, b) = (psnr(view, &truth), psnr(cam, &truth), psnr(next, &truth));
+        assert!(
+            ours > a.max(b) + 2.0,
+            "{pair}: synthesized {ours:.2} dB, cameras {a:.2} / {b:.2} dB"
+        );
+    }
+}
+
+#[test]
+fn leave_one_out_ranks_flow_above_the_baselines() {
+    let d = tempfile::tempdir().unwrap();
+    let rig_dir = d.path().join("l");
+    // 48 cameras: a held-out view is made from cameras 15 degrees apart.
+    let r = run(&[
+        "samples",
+        "--out",
+        rig_dir.to_str().unwrap(),
+        "--cameras",
+        "48",
+        "--size",
+        "256x144",
+        "--stills",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let views: Vec<String> = (1..=7)
+        .map(|i| {
+            rig_dir
+                .join(format!("cam{i:02}.png"))
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let mean = |method: &str, extra: &[&str]| -> f64 {
+        let mut args = vec!["eval", "loo", "--method", method, "--json"];
+        args.extend(extra);
+        args.extend(views.iter().map(String::as_str));
+        let r = run(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(
+            v["views"].as_array().unwrap().len(),
+            3,
+            "views 2, 4 and 6 are held out"
+        );
+        v["mean_psnr"].as_f64().unwrap()
+    };
+    let sheet = d.path().join("sheet.png");
+    let flow = mean("flow", &["--sheet", sheet.to_str().unwrap()]);
+    let fade = mean("crossfade", &[]);
+    let near = mean("nearest", &[]);
+    assert!(
+        flow > fade + 2.0 && fade > 0.0 && flow > near + 2.0,
+        "flow {flow:.2}, crossfade {fade:.2}, nearest {near:.2}"
+    );
+    let s = image::open(&sheet).unwrap();
+    assert_eq!(
+        s.height(),
+        3 * (144 + 4) + 4,
+        "three rows of truth / ours / error"
     );
 }

@@ -8,7 +8,8 @@ use timeslice::render::{render_freeze, RenderOptions};
 use timeslice::synth::SampleSpec;
 use timeslice::TimeSpec;
 
-/// Render a 12-camera sample rig and a frozen-moment clip of its event, and say where they are.
+/// Render a 16-camera sample rig (a 180 degree arc) and a frozen-moment orbit of its event, with
+/// views synthesized between the cameras, and say where they are.
 #[derive(clap::Args)]
 #[command(after_help = "Example:\n  timeslice demo --out demo-out && ls demo-out")]
 pub struct Args {
@@ -20,7 +21,14 @@ pub struct Args {
 pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
     std::fs::create_dir_all(&a.out)?;
     let rig_dir = a.out.join("rig");
-    let spec = SampleSpec::default();
+    // A half orbit: 16 cameras on a 180 degree arc, 12 degrees apart, with a synthesized view
+    // at every output frame between them.
+    let spec = SampleSpec {
+        cameras: 16,
+        layout: timeslice::project::Layout::Arc,
+        arc_degrees: 180.0,
+        ..SampleSpec::default()
+    };
     let made = super::samples::make(&rig_dir, &spec, Default::default(), progress)?;
     let project = Project::load(&made.project)?;
     let mut opts = RenderOptions::at(TimeSpec::Frame(made.event_frame as i64));

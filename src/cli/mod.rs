@@ -2,7 +2,9 @@
 
 mod demo;
 mod eval;
+mod flow;
 mod init;
+mod interp;
 mod probe;
 mod progress;
 mod render;
@@ -40,6 +42,8 @@ enum Command {
     Samples(samples::Args),
     Render(render::Args),
     Demo(demo::Args),
+    Flow(flow::Args),
+    Interp(interp::Args),
     Eval(eval::Args),
 }
 
@@ -58,6 +62,8 @@ pub fn main() -> ExitCode {
         Command::Samples(a) => samples::run(a, &progress),
         Command::Render(a) => render::run(a, &progress),
         Command::Demo(a) => demo::run(a, &progress),
+        Command::Flow(a) => flow::run(a),
+        Command::Interp(a) => interp::run(a),
         Command::Eval(a) => eval::run(a),
     };
     progress.clear();

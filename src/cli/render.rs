@@ -10,8 +10,10 @@ use timeslice::{Rational, TimeSpec};
 
 /// Render a frozen moment: the frame at TIME from every camera, in rig order.
 ///
-/// Each camera is held for an equal share of the clip (view synthesis between cameras comes
-/// later). The output is written to a temporary file and renamed when complete.
+/// Between neighbouring cameras, views are synthesized from the optical flow of the pair
+/// (softmax splatting), so the orbit glides instead of stepping; on a ring (layout = \"ring\"
+/// in the project) the last camera leads back to the first. The output is written to a
+/// temporary file and renamed when complete.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  timeslice render rig/ --at 1.0 --out clip.mp4\n  timeslice render rig/timeslice.toml --at 00:00:02.500 --duration 4 --fps 50 --out clip.mp4\n  timeslice render a.mp4 b.mp4 c.mp4 --at frame:30 --codec prores --out clip.mov\n  timeslice render rig/ --at 01:00:10:12 --codec png --out frames/\n\nTIME: seconds (12.48), HH:MM:SS.mmm, frame:N, or timecode HH:MM:SS:FF (counted from the\nfootage's own start timecode when it has one; HH:MM:SS;FF for drop-frame)."
@@ -44,13 +46,20 @@ pub struct Args {
     /// x264/x265 speed preset (ultrafast .. veryslow).
     #[arg(long, value_name = "PRESET")]
     speed: Option<String>,
+    /// Views to synthesize between each pair of neighbouring cameras; 0 shows only the real
+    /// cameras [default: every output frame is its own view, the smoothest orbit].
+    #[arg(long, value_name = "K")]
+    interp: Option<u32>,
+    /// Flow preset for view synthesis: fast, balanced or quality.
+    #[arg(long, default_value = "balanced")]
+    preset: String,
     /// Print a JSON report of what was written.
     #[arg(long)]
     json: bool,
 }
 
-pub fn options(a: &Args) -> RenderOptions {
-    RenderOptions {
+pub fn options(a: &Args) -> Result<RenderOptions> {
+    Ok(RenderOptions {
         at: a.at,
         fps: a.fps,
         duration: a.duration,
@@ -58,25 +67,29 @@ pub fn options(a: &Args) -> RenderOptions {
         crf: a.crf,
         size: a.size,
         speed: a.speed.clone(),
-    }
+        interp: a.interp,
+        flow: super::interp::preset(&a.preset)?,
+    })
 }
 
 pub fn print_report(r: &RenderReport) {
     println!(
-        "{}: {} frames, {}x{}, {} fps, {:.2} s, {:?}",
+        "{}: {} frames, {}x{}, {} fps, {:.2} s, {:?}, {} cameras + {} synthesized views",
         r.output.display(),
         r.frames,
         r.width,
         r.height,
         r.fps,
         r.duration,
-        r.codec
+        r.codec,
+        r.cameras.len(),
+        r.synthesized
     );
 }
 
 pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
     let project = Project::from_inputs(&a.inputs)?;
-    let report = render_freeze(&project, &options(&a), &a.out, progress)?;
+    let report = render_freeze(&project, &options(&a)?, &a.out, progress)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

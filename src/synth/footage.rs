@@ -220,7 +220,7 @@ fn write_truth_flow(sample: &SampleRig, dir: &Path, progress: &dyn Progress) -> 
         let name = format!("{}-{}", cams[a].name, cams[b].name);
         let flo = dir.join(format!("{name}.flo"));
         let out = AtomicOutput::file(&flo)?;
-        crate::flow::flo::write(out.path(), &t.flow)?;
+        crate::flow::write_flo(out.path(), &t.flow)?;
         out.commit()?;
         let png = dir.join(format!("{name}-occlusion.png"));
         let out = AtomicOutput::file(&png)?;

@@ -1,0 +1,69 @@
+//! `timeslice interp`: one synthesized view between two cameras.
+
+use anyhow::Result;
+use std::path::PathBuf;
+use timeslice::flow::{FlowParams, Preset};
+use timeslice::interp::{interpolate, Method};
+use timeslice::output::AtomicOutput;
+use timeslice::Error;
+
+/// Synthesize the view a fraction of the way from camera A to camera B.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  timeslice interp cam01.png cam02.png --at 0.5 --out mid.png\n  timeslice interp rig/cam01.mp4@30 rig/cam02.mp4@30 --at 0.25 --preset quality --out q.png\n\nAn input is an image file or VIDEO@N for frame N of a video."
+)]
+pub struct Args {
+    /// Camera A's image (at 0).
+    a: String,
+    /// Camera B's image (at 1).
+    b: String,
+    /// Where between them: 0 is A, 1 is B.
+    #[arg(long, default_value_t = 0.5)]
+    at: f32,
+    /// Output image (PNG or JPEG by extension).
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Synthesis method: flow (splatting), or the crossfade / nearest baselines.
+    #[arg(long, value_enum, default_value = "flow")]
+    method: Method,
+    /// Flow preset: fast, balanced or quality.
+    #[arg(long, default_value = "balanced")]
+    preset: String,
+}
+
+pub fn preset(name: &str) -> Result<FlowParams> {
+    let p: Preset = name.parse().map_err(|_| {
+        Error::usage(format!(
+            "unknown preset '{name}': use fast, balanced or quality"
+        ))
+    })?;
+    Ok(FlowParams::preset(p))
+}
+
+pub fn run(a: Args) -> Result<()> {
+    if !(0.0..=1.0).contains(&a.at) {
+        return Err(Error::usage(format!(
+            "--at {} must be between 0 (camera A) and 1 (camera B)",
+            a.at
+        ))
+        .into());
+    }
+    let params = preset(&a.preset)?;
+    let (ia, ib) = (super::load_image(&a.a)?, super::load_image(&a.b)?);
+    let out = AtomicOutput::file(&a.out)?;
+    let view = interpolate(&ia, &ib, a.at, a.method, &params)?;
+    let format = image::ImageFormat::from_path(&a.out)
+        .map_err(|_| Error::usage(format!("{}: name the output .png or .jpg", a.out.display())))?;
+    view.to_image()
+        .save_with_format(out.path(), format)
+        .map_err(|e| Error::output(&a.out, format!("cannot write image ({e})")))?;
+    out.commit()?;
+    println!(
+        "{}: view at {} between {} and {}",
+        a.out.display(),
+        a.at,
+        a.a,
+        a.b
+    );
+    Ok(())
+}

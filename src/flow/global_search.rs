@@ -1,0 +1,347 @@
+//! Large-displacement initialisation: an exhaustive block-matching search on a small copy of
+//! the images, whose flow seeds the DIS pyramid.
+//!
+//! Neighbouring cameras of a ring 15-30 degrees apart see the background move by a third of
+//! the image or more, and the foreground the other way. DIS refines from its coarsest level by
+//! local Gauss-Newton steps, which cannot reach a displacement that is still many pixels there
+//! (OpenCV's DIS fails on such pairs the same way). So before DIS we match patches of a ~128 px
+//! wide copy of the images over every displacement within a wide window (most of the width
+//! horizontally, since rigs orbit about a vertical axis), by normalised cross-correlation
+//! (robust to exposure differences between cameras), keep the distinctive matches, clean the
+//! grid with a vector median, and interpolate it to a dense flow at full size. DIS takes it
+//! from there. This is the classic coarse exhaustive search of block-matching motion
+//! estimation; written here because it is a few dozen lines over our planar buffers.
+
+use super::FlowField;
+use crate::frame::Plane;
+use rayon::prelude::*;
+
+/// Parameters of the search.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GlobalSearch {
+    /// Width of the working copy, in pixels.
+    pub width: usize,
+    /// Patch side and grid step on the working copy.
+    pub patch: usize,
+    pub stride: usize,
+    /// Search half-range as a fraction of the working width (x) and height (y).
+    pub range_x: f32,
+    pub range_y: f32,
+    /// Matches below this normalised cross-correlation are not trusted.
+    pub min_ncc: f32,
+}
+
+impl Default for GlobalSearch {
+    fn default() -> Self {
+        GlobalSearch {
+            width: 128,
+            patch: 8,
+            stride: 4,
+            range_x: 0.45,
+            range_y: 0.15,
+            min_ncc: 0.6,
+        }
+    }
+}
+
+/// Box-filtered copy of `p`, reduced by the integer factor `f`.
+fn shrink(p: &Plane, f: usize) -> Plane {
+    let (w, h) = (p.width / f, p.height / f);
+    let mut out = Plane::new(w.max(1), h.max(1));
+    let norm = 1.0 / (f * f) as f32;
+    out.data
+        .par_chunks_mut(w.max(1))
+        .enumerate()
+        .for_each(|(y, row)| {
+            for (x, o) in row.iter_mut().enumerate() {
+                let mut s = 0.0;
+                for yy in y * f..(y * f + f).min(p.height) {
+                    let r = &p.data[yy * p.width..];
+                    for v in &r[x * f..(x * f + f).min(p.width)] {
+                        s += v;
+                    }
+                }
+                *o = s * norm;
+            }
+        });
+    out
+}
+
+/// Summed-area tables of values and squared values, (w+1) x (h+1).
+fn integrals(p: &Plane) -> (Vec<f64>, Vec<f64>) {
+    let (w, h) = (p.width, p.height);
+    let mut s = vec![0f64; (w + 1) * (h + 1)];
+    let mut q = vec![0f64; (w + 1) * (h + 1)];
+    for y in 0..h {
+        let (mut rs, mut rq) = (0f64, 0f64);
+        for x in 0..w {
+            let v = p.data[y * w + x] as f64;
+            rs += v;
+            rq += v * v;
+            s[(y + 1) * (w + 1) + x + 1] = s[y * (w + 1) + x + 1] + rs;
+            q[(y + 1) * (w + 1) + x + 1] = q[y * (w + 1) + x + 1] + rq;
+        }
+    }
+    (s, q)
+}
+
+fn box_sum(t: &[f64], w: usize, x: usize, y: usize, n: usize) -> f64 {
+    let s = w + 1;
+    t[(y + n) * s + x + n] - t[y * s + x + n] - t[(y + n) * s + x] + t[y * s + x]
+}
+
+/// A dense initial flow from `a` to `b` (full size), or `None` when the images are too small
+/// or too flat for the search to say anything.
+pub fn initial_flow(a: &Plane, b: &Plane, params: &GlobalSearch) -> Option<FlowField> {
+    let (w, h) = (a.width, a.height);
+    let f = w.div_ceil(params.width).max(1);
+    let (sa, sb) = (shrink(a, f), shrink(b, f));
+    let (sw, sh) = (sa.width, sa.height);
+    let n = params.patch;
+    if sw < 2 * n || sh < 2 * n {
+        return None;
+    }
+    let (rx, ry) = (
+        (sw as f32 * params.range_x) as i64,
+        (sh as f32 * params.range_y) as i64,
+    );
+    let (sumb, sqb) = integrals(&sb);
+    let (gx, gy) = ((sw - n) / params.stride + 1, (sh - n) / params.stride + 1);
+    let npx = (n * n) as f64;
+
+    // Best displacement per patch, NaN where the match is flat, weak or ambiguous.
+    let mut grid: Vec<(f32, f32)> = vec![(f32::NAN, f32::NAN); gx * gy];
+    grid.par_chunks_mut(gx).enumerate().for_each(|(j, row)| {
+        let mut pa = vec![0f32; n * n];
+        for (i, cell) in row.iter_mut().enumerate() {
+            let (x0, y0) = (i * params.stride, j * params.stride);
+            let mut mean = 0f64;
+            for yy in 0..n {
+                for xx in 0..n {
+                    let v = sa.data[(y0 + yy) * sw + x0 + xx];
+                    pa[yy * n + xx] = v;
+                    mean += v as f64;
+                }
+            }
+            mean /= npx;
+            let mut var = 0f64;
+            for v in pa.iter_mut() {
+                *v -= mean as f32;
+                var += (*v as f64) * (*v as f64);
+            }
+            if var / npx < 1e-5 {
+                continue; // flat: nothing to match
+            }
+            let (mut best, mut best_d) = (f64::MIN, (0i64, 0i64));
+            let mut scores: Vec<(f64, i64, i64)> = Vec::with_capacity(8);
+            for dy in -ry..=ry {
+                let by = y0 as i64 + dy;
+                if by < 0 || by + n as i64 > sh as i64 {
+                    continue;
+                }
+                for dx in -rx..=rx {
+                    let bx = x0 as i64 + dx;
+                    if bx < 0 || bx + n as i64 > sw as i64 {
+                        continue;
+                    }
+                    let (bx, by) = (bx as usize, by as usize);
+                    let sb_sum = box_sum(&sumb, sw, bx, by, n);
+                    let sb_sq = box_sum(&sqb, sw, bx, by, n);
+                    let vb = sb_sq - sb_sum * sb_sum / npx;
+                    if vb < 1e-6 {
+                        continue;
+                    }
+                    // (a - ma) has zero sum, so sum (a - ma)(b - mb) = sum (a - ma) b.
+                    let mut dot = 0f32;
+                    for yy in 0..n {
+                        let rb = &sb.data[(by + yy) * sw + bx..(by + yy) * sw + bx + n];
+                        let ra = &pa[yy * n..yy * n + n];
+                        for (p, q) in ra.iter().zip(rb) {
+                            dot += p * q;
+                        }
+                    }
+                    let ncc = dot as f64 / (var * vb).sqrt();
+                    if ncc > best {
+                        best = ncc;
+                        best_d = (dx, dy);
+                    }
+                    scores.push((ncc, dx, dy));
+                }
+            }
+            if best < params.min_ncc as f64 {
+                continue;
+            }
+            // Ambiguous (repetitive texture): a clearly different displacement scores as well.
+            let rival = scores
+                .iter()
+                .filter(|(_, dx, dy)| (dx - best_d.0).abs() > 2 || (dy - best_d.1).abs() > 2)
+                .map(|s| s.0)
+                .fold(f64::MIN, f64::max);
+            if rival > best - 0.02 {
+                continue;
+            }
+            *cell = (best_d.0 as f32, best_d.1 as f32);
+        }
+    });
+    let known = grid.iter().filter(|c| c.0.is_finite()).count();
+    if known < (gx * gy) / 10 {
+        return None;
+    }
+    let grid = fill_unknown(&median3(&grid, gx, gy), gx, gy);
+
+    // Dense flow at full size: bilinear over the patch centres, scaled back up by f.
+    let centre = (n as f32 - 1.0) / 2.0;
+    let step = params.stride as f32;
+    let scale = f as f32;
+    let mut flow = FlowField::new(w, h);
+    flow.u
+        .par_chunks_mut(w)
+        .zip(flow.v.par_chunks_mut(w))
+        .enumerate()
+        .for_each(|(y, (ur, vr))| {
+            let gyf =
+                (((y as f32 + 0.5) / scale - 0.5 - centre) / step).clamp(0.0, (gy - 1) as f32);
+            let (j0, ty) = (gyf.floor() as usize, gyf.fract());
+            let j1 = (j0 + 1).min(gy - 1);
+            for x in 0..w {
+                let gxf =
+                    (((x as f32 + 0.5) / scale - 0.5 - centre) / step).clamp(0.0, (gx - 1) as f32);
+                let (i0, tx) = (gxf.floor() as usize, gxf.fract());
+                let i1 = (i0 + 1).min(gx - 1);
+                let at = |i: usize, j: usize| grid[j * gx + i];
+                let lerp = |p: (f32, f32), q: (f32, f32), t: f32| {
+                    (p.0 + (q.0 - p.0) * t, p.1 + (q.1 - p.1) * t)
+                };
+                let top = lerp(at(i0, j0), at(i1, j0), tx);
+                let bot = lerp(at(i0, j1), at(i1, j1), tx);
+                let (u, v) = lerp(top, bot, ty);
+                ur[x] = u * scale;
+                vr[x] = v * scale;
+            }
+        });
+    Some(flow)
+}
+
+/// 3x3 vector median (component-wise) over the known cells.
+fn median3(grid: &[(f32, f32)], gx: usize, gy: usize) -> Vec<(f32, f32)> {
+    let mut out = grid.to_vec();
+    let mut us = Vec::with_capacity(9);
+    let mut vs = Vec::with_capacity(9);
+    for j in 0..gy {
+        for i in 0..gx {
+            us.clear();
+            vs.clear();
+            for jj in j.saturating_sub(1)..(j + 2).min(gy) {
+                for ii in i.saturating_sub(1)..(i + 2).min(gx) {
+                    let c = grid[jj * gx + ii];
+                    if c.0.is_finite() {
+                        us.push(c.0);
+                        vs.push(c.1);
+                    }
+                }
+            }
+            if us.len() >= 3 {
+                us.sort_by(f32::total_cmp);
+                vs.sort_by(f32::total_cmp);
+                out[j * gx + i] = (us[us.len() / 2], vs[vs.len() / 2]);
+            }
+        }
+    }
+    out
+}
+
+/// Fills unknown cells with the mean of known neighbours, growing outwards until none is left.
+fn fill_unknown(grid: &[(f32, f32)], gx: usize, gy: usize) -> Vec<(f32, f32)> {
+    let mut cur = grid.to_vec();
+    loop {
+        let unknown = cur.iter().filter(|c| !c.0.is_finite()).count();
+        if unknown == 0 {
+            return cur;
+        }
+        let prev = cur.clone();
+        for j in 0..gy {
+            for i in 0..gx {
+                if prev[j * gx + i].0.is_finite() {
+                    continue;
+                }
+                let (mut su, mut sv, mut k) = (0.0, 0.0, 0.0);
+                for jj in j.saturating_sub(1)..(j + 2).min(gy) {
+                    for ii in i.saturating_sub(1)..(i + 2).min(gx) {
+                        let c = prev[jj * gx + ii];
+                        if c.0.is_finite() {
+                            su += c.0;
+                            sv += c.1;
+                            k += 1.0;
+                        }
+                    }
+                }
+                if k > 0.0 {
+                    cur[j * gx + i] = (su / k, sv / k);
+                }
+            }
+        }
+        if cur.iter().filter(|c| !c.0.is_finite()).count() == unknown {
+            // Nothing known anywhere (cannot happen after the check above); give zero.
+            return cur
+                .into_iter()
+                .map(|c| if c.0.is_finite() { c } else { (0.0, 0.0) })
+                .collect();
+        }
+    }
+}
+
+/// DIS flow from `a` to `b` seeded by the global search (falls back to plain DIS when the
+/// search finds nothing).
+pub fn compute_flow_large(
+    a: &Plane,
+    b: &Plane,
+    params: &super::FlowParams,
+) -> crate::error::Result<FlowField> {
+    // The seed replaces the zero guess at the pyramid's coarsest level; DIS refines it.
+    let init = initial_flow(a, b, &GlobalSearch::default());
+    super::compute_flow(a, b, params, init.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Smooth value noise over 24 px cells plus finer ripples: structure at several scales,
+    /// like a camera image.
+    fn texture(x: f32, y: f32) -> f32 {
+        let h = |i: f32, j: f32| ((i * 12.9898 + j * 78.233).sin() * 43758.547).fract().abs();
+        let (gx, gy) = (x / 24.0, y / 24.0);
+        let (i, j) = (gx.floor(), gy.floor());
+        let (tx, ty) = (gx - i, gy - j);
+        let (sx, sy) = (tx * tx * (3.0 - 2.0 * tx), ty * ty * (3.0 - 2.0 * ty));
+        let top = h(i, j) + (h(i + 1.0, j) - h(i, j)) * sx;
+        let bot = h(i, j + 1.0) + (h(i + 1.0, j + 1.0) - h(i, j + 1.0)) * sx;
+        0.2 + 0.5 * (top + (bot - top) * sy) + 0.1 * (x * 0.3).sin() * (y * 0.23).cos()
+    }
+
+    #[test]
+    fn finds_a_shift_of_a_third_of_the_image() {
+        let (w, h) = (640, 360);
+        let a = Plane::from_fn(w, h, |x, y| texture(x as f32, y as f32));
+        let b = Plane::from_fn(w, h, |x, y| texture(x as f32 + 210.0, y as f32 - 12.0));
+        let f = initial_flow(&a, &b, &GlobalSearch::default()).expect("textured");
+        // Points of A move by (-210, +12) in B. Check the left part, whose match is inside B.
+        let mut err = 0.0;
+        let mut n = 0.0;
+        for y in (40..320).step_by(10) {
+            for x in (260..600).step_by(10) {
+                let (u, v) = f.at(x, y);
+                err += ((u + 210.0).powi(2) + (v - 12.0).powi(2)).sqrt();
+                n += 1.0;
+            }
+        }
+        // Within the working copy's resolution (5 px per working pixel here).
+        assert!(err / n < 6.0, "mean error {} px", err / n);
+    }
+
+    #[test]
+    fn flat_images_give_no_guess() {
+        let a = Plane::from_fn(256, 128, |_, _| 0.5);
+        assert!(initial_flow(&a, &a, &GlobalSearch::default()).is_none());
+    }
+}

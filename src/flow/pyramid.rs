@@ -1,0 +1,209 @@
+//! Gaussian image pyramid and image gradients: the first pass of DIS (Kroeger et al., ECCV
+//! 2016, section 2), which searches from the coarsest level down so that large displacements
+//! become small ones.
+//!
+//! Each level is the previous one blurred with the binomial kernel [1 3 3 1]/8 and subsampled
+//! by 2. The even-length kernel centres coarse pixel `i` at fine position `2i + 0.5`, the same
+//! pixel-centre convention [`FlowField::resize`](super::FlowField::resize) uses, so flow moved
+//! between levels stays aligned to a fraction of a pixel. Borders are replicated.
+
+use crate::frame::Plane;
+use rayon::prelude::*;
+
+/// Halves a plane (rounding the size up): separable [1 3 3 1]/8 blur and 2x subsampling.
+pub fn downsample(src: &Plane) -> Plane {
+    let (w, h) = (src.width, src.height);
+    let (dw, dh) = (w.div_ceil(2), h.div_ceil(2));
+    if w == 0 || h == 0 {
+        return Plane::new(dw, dh);
+    }
+    let clampx = |x: isize| x.clamp(0, w as isize - 1) as usize;
+    // Horizontal pass into a half-width buffer, full height.
+    let mut tmp = vec![0f32; dw * h];
+    tmp.par_chunks_mut(dw)
+        .enumerate()
+        .with_min_len(super::min_rows(w))
+        .for_each(|(y, out)| {
+            let row = src.row(y);
+            // Interior columns without clamping, so that this loop vectorises.
+            let interior = if w >= 4 { (w - 2) / 2 } else { 0 };
+            for (i, o) in out.iter_mut().enumerate() {
+                let x = 2 * i;
+                *o = if i >= 1 && i < interior {
+                    (row[x - 1] + 3.0 * (row[x] + row[x + 1]) + row[x + 2]) * 0.125
+                } else {
+                    let xi = x as isize;
+                    (row[clampx(xi - 1)]
+                        + 3.0 * (row[clampx(xi)] + row[clampx(xi + 1)])
+                        + row[clampx(xi + 2)])
+                        * 0.125
+                };
+            }
+        });
+    // Vertical pass.
+    let mut out = Plane::new(dw, dh);
+    out.data
+        .par_chunks_mut(dw)
+        .enumerate()
+        .with_min_len(super::min_rows(w))
+        .for_each(|(j, o)| {
+            let y = 2 * j as isize;
+            let r = |d: isize| {
+                let yy = (y + d).clamp(0, h as isize - 1) as usize;
+                &tmp[yy * dw..(yy + 1) * dw]
+            };
+            let (a, b, c, d) = (r(-1), r(0), r(1), r(2));
+            for i in 0..dw {
+                o[i] = (a[i] + 3.0 * (b[i] + c[i]) + d[i]) * 0.125;
+            }
+        });
+    out
+}
+
+/// Number of levels below `(width, height)` to reach a coarsest level whose larger side is
+/// about `target` pixels (between `target` and `2 * target`), while the smaller side stays at
+/// least `min_side` pixels wide (the patch size) where the input allows it.
+pub fn auto_coarsest_scale(width: usize, height: usize, target: usize, min_side: usize) -> usize {
+    let mut s = 0;
+    let (mut w, mut h) = (width, height);
+    while w.max(h) >= 2 * target.max(1) {
+        let (nw, nh) = (w.div_ceil(2), h.div_ceil(2));
+        if nw.min(nh) < min_side {
+            break;
+        }
+        (w, h) = (nw, nh);
+        s += 1;
+    }
+    s
+}
+
+/// Size of pyramid level `s` of an image of size (w, h).
+pub fn level_size(mut w: usize, mut h: usize, s: usize) -> (usize, usize) {
+    for _ in 0..s {
+        (w, h) = (w.div_ceil(2), h.div_ceil(2));
+    }
+    (w, h)
+}
+
+/// An image pyramid: level 0 is the input (borrowed, not copied: at 4K that is 33 MB), each
+/// next level half the size.
+pub struct Pyramid<'a> {
+    base: &'a Plane,
+    coarser: Vec<Plane>,
+}
+
+impl<'a> Pyramid<'a> {
+    /// Builds `count` levels (at least 1, the input itself).
+    pub fn build(img: &'a Plane, count: usize) -> Pyramid<'a> {
+        let mut coarser: Vec<Plane> = Vec::with_capacity(count.saturating_sub(1));
+        for _ in 1..count {
+            let next = downsample(coarser.last().unwrap_or(img));
+            coarser.push(next);
+        }
+        Pyramid { base: img, coarser }
+    }
+
+    /// Number of levels.
+    pub fn len(&self) -> usize {
+        self.coarser.len() + 1
+    }
+
+    /// Always false: level 0 exists.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Level `s` (0 = the input).
+    pub fn level(&self, s: usize) -> &Plane {
+        if s == 0 {
+            self.base
+        } else {
+            &self.coarser[s - 1]
+        }
+    }
+}
+
+/// Image gradients (d/dx, d/dy) by the 3x3 Sobel operator divided by 8, so that they are
+/// derivatives in intensity per pixel (the Gauss-Newton step of the inverse search needs the
+/// true scale) with a little smoothing across the derivative direction. Borders are
+/// replicated.
+pub fn gradients(img: &Plane) -> (Plane, Plane) {
+    let (w, h) = (img.width, img.height);
+    let mut gx = Plane::new(w, h);
+    let mut gy = Plane::new(w, h);
+    if w == 0 || h == 0 {
+        return (gx, gy);
+    }
+    gx.data
+        .par_chunks_mut(w)
+        .zip(gy.data.par_chunks_mut(w))
+        .enumerate()
+        .with_min_len(super::min_rows(w))
+        .for_each(|(y, (ox, oy))| {
+            let up = img.row(y.saturating_sub(1));
+            let mid = img.row(y);
+            let dn = img.row((y + 1).min(h - 1));
+            let at = |x: usize| {
+                let (l, r) = (x.saturating_sub(1), (x + 1).min(w - 1));
+                (l, r)
+            };
+            let mut kernel = |x: usize, l: usize, r: usize| {
+                let dx = (up[r] - up[l]) + 2.0 * (mid[r] - mid[l]) + (dn[r] - dn[l]);
+                let dy = (dn[l] - up[l]) + 2.0 * (dn[x] - up[x]) + (dn[r] - up[r]);
+                ox[x] = dx * 0.125;
+                oy[x] = dy * 0.125;
+            };
+            if w < 3 {
+                for x in 0..w {
+                    let (l, r) = at(x);
+                    kernel(x, l, r);
+                }
+                return;
+            }
+            kernel(0, 0, 1);
+            for x in 1..w - 1 {
+                kernel(x, x - 1, x + 1);
+            }
+            kernel(w - 1, w - 2, w - 1);
+        });
+    (gx, gy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downsample_keeps_constants_and_linear_ramps() {
+        let p = Plane::from_fn(9, 7, |x, _| 0.1 * x as f32);
+        let d = downsample(&p);
+        assert_eq!((d.width, d.height), (5, 4));
+        // Coarse pixel i sits at fine position 2i + 0.5 (interior, away from the clamp).
+        for i in 1..3 {
+            assert!((d.at(i, 1) - 0.1 * (2.0 * i as f32 + 0.5)).abs() < 1e-6);
+        }
+        let c = downsample(&Plane::from_fn(5, 5, |_, _| 0.7));
+        assert!(c.data.iter().all(|&v| (v - 0.7).abs() < 1e-6));
+        // Degenerate sizes do not panic.
+        assert_eq!(downsample(&Plane::new(1, 1)).data.len(), 1);
+    }
+
+    #[test]
+    fn sobel_gives_per_pixel_derivatives() {
+        let p = Plane::from_fn(8, 8, |x, y| 0.5 * x as f32 - 0.25 * y as f32);
+        let (gx, gy) = gradients(&p);
+        assert!((gx.at(4, 4) - 0.5).abs() < 1e-6);
+        assert!((gy.at(4, 4) + 0.25).abs() < 1e-6);
+    }
+
+    #[test]
+    fn coarsest_scale_follows_the_image_size() {
+        // 1080p: 30 px wide at level 6; 4K one level more; tiny images stay at level 0.
+        assert_eq!(auto_coarsest_scale(1920, 1080, 30, 8), 6);
+        assert_eq!(auto_coarsest_scale(3840, 2160, 30, 8), 7);
+        assert_eq!(auto_coarsest_scale(20, 10, 30, 8), 0);
+        // The smaller side must stay at least a patch wide.
+        assert_eq!(auto_coarsest_scale(4000, 40, 30, 8), 2);
+        assert_eq!(level_size(1920, 1080, 6), (30, 17));
+    }
+}

@@ -1,0 +1,97 @@
+//! Forward splatting with softmax weights (Niklaus and Liu, CVPR 2020).
+//!
+//! Each source pixel moves to `p + t * flow(p)` and spreads its colour over the four target
+//! pixels around that point with bilinear weights times its importance weight exp(Z); each
+//! target pixel then holds a weighted sum of colours and the sum of weights. Scattering from
+//! many threads would race, so the target is cut into bands of rows: each band is owned by one
+//! task, which scans only the source rows that can land in it. No locks, no per-thread copies
+//! of the image, and the result does not depend on the number of threads.
+
+use crate::flow::FlowField;
+use crate::frame::Plane;
+use rayon::prelude::*;
+
+/// Rows per band of the target.
+const BAND: usize = 16;
+
+/// Accumulated colour (weighted sums) and total weight per target pixel.
+pub struct Splat {
+    pub colour: [Plane; 3],
+    pub weight: Plane,
+}
+
+/// Splats `src` along `t * flow`, each pixel weighted by `importance` (already exp'd).
+pub fn splat(src: &[Plane; 3], flow: &FlowField, t: f32, importance: &Plane) -> Splat {
+    let (w, h) = (flow.width, flow.height);
+    // The range of target rows each source row can reach.
+    let spans: Vec<(i64, i64)> = (0..h)
+        .into_par_iter()
+        .map(|y| {
+            let (mut lo, mut hi) = (f32::MAX, f32::MIN);
+            for &v in &flow.v[y * w..(y + 1) * w] {
+                if v.is_finite() {
+                    let ty = y as f32 + t * v;
+                    lo = lo.min(ty);
+                    hi = hi.max(ty);
+                }
+            }
+            if lo > hi {
+                (i64::MAX, i64::MIN)
+            } else {
+                (lo.floor() as i64, hi.floor() as i64 + 1)
+            }
+        })
+        .collect();
+
+    let mut colour = [Plane::new(w, h), Plane::new(w, h), Plane::new(w, h)];
+    let mut weight = Plane::new(w, h);
+    let [r, g, b] = &mut colour;
+    weight
+        .data
+        .par_chunks_mut(BAND * w)
+        .zip(r.data.par_chunks_mut(BAND * w))
+        .zip(g.data.par_chunks_mut(BAND * w))
+        .zip(b.data.par_chunks_mut(BAND * w))
+        .enumerate()
+        .for_each(|(band, (((wt, rr), gg), bb))| {
+            let y0 = (band * BAND) as i64;
+            let y1 = y0 + (wt.len() / w) as i64;
+            for (sy, &(lo, hi)) in spans.iter().enumerate() {
+                if hi < y0 || lo >= y1 {
+                    continue;
+                }
+                let row = sy * w;
+                for sx in 0..w {
+                    let i = row + sx;
+                    let e = importance.data[i];
+                    let (u, v) = (flow.u[i], flow.v[i]);
+                    if e <= 0.0 || !u.is_finite() || !v.is_finite() {
+                        continue;
+                    }
+                    let (tx, ty) = (sx as f32 + t * u, sy as f32 + t * v);
+                    let (fx, fy) = (tx.floor(), ty.floor());
+                    let (ax, ay) = (tx - fx, ty - fy);
+                    let (x0, yb) = (fx as i64, fy as i64);
+                    let c = [src[0].data[i], src[1].data[i], src[2].data[i]];
+                    for (dx, dy, bw) in [
+                        (0, 0, (1.0 - ax) * (1.0 - ay)),
+                        (1, 0, ax * (1.0 - ay)),
+                        (0, 1, (1.0 - ax) * ay),
+                        (1, 1, ax * ay),
+                    ] {
+                        let (x, y) = (x0 + dx, yb + dy);
+                        if y < y0 || y >= y1 || x < 0 || x >= w as i64 || bw <= 0.0 {
+                            continue;
+                        }
+                        let k = (y - y0) as usize * w + x as usize;
+                        let ww = bw * e;
+                        wt[k] += ww;
+                        rr[k] += ww * c[0];
+                        gg[k] += ww * c[1];
+                        bb[k] += ww * c[2];
+                    }
+                }
+            }
+        });
+    Splat { colour, weight }
+}
