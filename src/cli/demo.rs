@@ -8,7 +8,7 @@ use timeslice::render::{render_freeze, RenderOptions};
 use timeslice::synth::SampleSpec;
 use timeslice::TimeSpec;
 
-/// Render a 16-camera sample rig (a 180 degree arc) and a frozen-moment orbit of its event, with
+/// Render a 24-camera sample rig (a 180 degree arc) and a frozen-moment orbit of its event, with
 /// views synthesized between the cameras, and say where they are.
 #[derive(clap::Args)]
 #[command(after_help = "Example:\n  timeslice demo --out demo-out && ls demo-out")]
@@ -21,10 +21,10 @@ pub struct Args {
 pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
     std::fs::create_dir_all(&a.out)?;
     let rig_dir = a.out.join("rig");
-    // A half orbit: 16 cameras on a 180 degree arc, 12 degrees apart, with a synthesized view
+    // A half orbit: 24 cameras on a 180 degree arc, about 8 degrees apart, with a synthesized view
     // at every output frame between them.
     let spec = SampleSpec {
-        cameras: 16,
+        cameras: 24,
         layout: timeslice::project::Layout::Arc,
         arc_degrees: 180.0,
         ..SampleSpec::default()

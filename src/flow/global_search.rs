@@ -90,29 +90,36 @@ fn box_sum(t: &[f64], w: usize, x: usize, y: usize, n: usize) -> f64 {
     t[(y + n) * s + x + n] - t[y * s + x + n] - t[(y + n) * s + x] + t[y * s + x]
 }
 
-/// A dense initial flow from `a` to `b` (full size), or `None` when the images are too small
-/// or too flat for the search to say anything.
-pub fn initial_flow(a: &Plane, b: &Plane, params: &GlobalSearch) -> Option<FlowField> {
-    let (w, h) = (a.width, a.height);
-    let f = w.div_ceil(params.width).max(1);
-    let (sa, sb) = (shrink(a, f), shrink(b, f));
+/// Lists the displacements to try for patch (i, j) of the grid.
+type Candidates<'a> = &'a (dyn Fn(usize, usize, &mut Vec<(i64, i64)>) + Sync);
+
+/// A grid of patch displacements on one working copy: `(dx, dy)` per patch, NaN where the
+/// match is flat, weak or (with `check_rivals`) ambiguous.
+struct Grid {
+    cells: Vec<(f32, f32)>,
+    gx: usize,
+    gy: usize,
+}
+
+/// Matches every patch of `sa` against `sb` over the displacements `candidates(i, j, out)`
+/// lists for patch (i, j), by normalised cross-correlation.
+fn match_patches(
+    sa: &Plane,
+    sb: &Plane,
+    params: &GlobalSearch,
+    check_rivals: bool,
+    candidates: Candidates,
+) -> Grid {
     let (sw, sh) = (sa.width, sa.height);
     let n = params.patch;
-    if sw < 2 * n || sh < 2 * n {
-        return None;
-    }
-    let (rx, ry) = (
-        (sw as f32 * params.range_x) as i64,
-        (sh as f32 * params.range_y) as i64,
-    );
-    let (sumb, sqb) = integrals(&sb);
+    let (sumb, sqb) = integrals(sb);
     let (gx, gy) = ((sw - n) / params.stride + 1, (sh - n) / params.stride + 1);
     let npx = (n * n) as f64;
-
-    // Best displacement per patch, NaN where the match is flat, weak or ambiguous.
-    let mut grid: Vec<(f32, f32)> = vec![(f32::NAN, f32::NAN); gx * gy];
-    grid.par_chunks_mut(gx).enumerate().for_each(|(j, row)| {
+    let mut cells: Vec<(f32, f32)> = vec![(f32::NAN, f32::NAN); gx * gy];
+    cells.par_chunks_mut(gx).enumerate().for_each(|(j, row)| {
         let mut pa = vec![0f32; n * n];
+        let mut cands = Vec::new();
+        let mut scores: Vec<(f64, i64, i64)> = Vec::new();
         for (i, cell) in row.iter_mut().enumerate() {
             let (x0, y0) = (i * params.stride, j * params.stride);
             let mut mean = 0f64;
@@ -132,62 +139,122 @@ pub fn initial_flow(a: &Plane, b: &Plane, params: &GlobalSearch) -> Option<FlowF
             if var / npx < 1e-5 {
                 continue; // flat: nothing to match
             }
+            cands.clear();
+            candidates(i, j, &mut cands);
+            scores.clear();
             let (mut best, mut best_d) = (f64::MIN, (0i64, 0i64));
-            let mut scores: Vec<(f64, i64, i64)> = Vec::with_capacity(8);
-            for dy in -ry..=ry {
-                let by = y0 as i64 + dy;
-                if by < 0 || by + n as i64 > sh as i64 {
+            for &(dx, dy) in &cands {
+                let (bx, by) = (x0 as i64 + dx, y0 as i64 + dy);
+                if bx < 0 || by < 0 || bx + n as i64 > sw as i64 || by + n as i64 > sh as i64 {
                     continue;
                 }
-                for dx in -rx..=rx {
-                    let bx = x0 as i64 + dx;
-                    if bx < 0 || bx + n as i64 > sw as i64 {
-                        continue;
+                let (bx, by) = (bx as usize, by as usize);
+                let sb_sum = box_sum(&sumb, sw, bx, by, n);
+                let vb = box_sum(&sqb, sw, bx, by, n) - sb_sum * sb_sum / npx;
+                if vb < 1e-6 {
+                    continue;
+                }
+                // (a - ma) has zero sum, so sum (a - ma)(b - mb) = sum (a - ma) b.
+                let mut dot = 0f32;
+                for yy in 0..n {
+                    let rb = &sb.data[(by + yy) * sw + bx..(by + yy) * sw + bx + n];
+                    for (p, q) in pa[yy * n..yy * n + n].iter().zip(rb) {
+                        dot += p * q;
                     }
-                    let (bx, by) = (bx as usize, by as usize);
-                    let sb_sum = box_sum(&sumb, sw, bx, by, n);
-                    let sb_sq = box_sum(&sqb, sw, bx, by, n);
-                    let vb = sb_sq - sb_sum * sb_sum / npx;
-                    if vb < 1e-6 {
-                        continue;
-                    }
-                    // (a - ma) has zero sum, so sum (a - ma)(b - mb) = sum (a - ma) b.
-                    let mut dot = 0f32;
-                    for yy in 0..n {
-                        let rb = &sb.data[(by + yy) * sw + bx..(by + yy) * sw + bx + n];
-                        let ra = &pa[yy * n..yy * n + n];
-                        for (p, q) in ra.iter().zip(rb) {
-                            dot += p * q;
-                        }
-                    }
-                    let ncc = dot as f64 / (var * vb).sqrt();
-                    if ncc > best {
-                        best = ncc;
-                        best_d = (dx, dy);
-                    }
+                }
+                let ncc = dot as f64 / (var * vb).sqrt();
+                if ncc > best {
+                    best = ncc;
+                    best_d = (dx, dy);
+                }
+                if check_rivals {
                     scores.push((ncc, dx, dy));
                 }
             }
             if best < params.min_ncc as f64 {
                 continue;
             }
-            // Ambiguous (repetitive texture): a clearly different displacement scores as well.
-            let rival = scores
-                .iter()
-                .filter(|(_, dx, dy)| (dx - best_d.0).abs() > 2 || (dy - best_d.1).abs() > 2)
-                .map(|s| s.0)
-                .fold(f64::MIN, f64::max);
-            if rival > best - 0.02 {
-                continue;
+            if check_rivals {
+                // Ambiguous (repetitive texture): a clearly different displacement scores as well.
+                let rival = scores
+                    .iter()
+                    .filter(|(_, dx, dy)| (dx - best_d.0).abs() > 2 || (dy - best_d.1).abs() > 2)
+                    .map(|s| s.0)
+                    .fold(f64::MIN, f64::max);
+                if rival > best - 0.02 {
+                    continue;
+                }
             }
             *cell = (best_d.0 as f32, best_d.1 as f32);
         }
     });
-    let known = grid.iter().filter(|c| c.0.is_finite()).count();
-    if known < (gx * gy) / 10 {
+    Grid { cells, gx, gy }
+}
+
+/// A dense initial flow from `a` to `b` (full size), or `None` when the images are too small
+/// or too flat for the search to say anything.
+///
+/// Two levels keep it cheap: every displacement in the window on a copy half the working
+/// width, then, on the working copy, only a small neighbourhood of the coarse answers of the
+/// patches around.
+pub fn initial_flow(a: &Plane, b: &Plane, params: &GlobalSearch) -> Option<FlowField> {
+    let (w, h) = (a.width, a.height);
+    let f = w.div_ceil(params.width).max(1);
+    let (sa, sb) = (shrink(a, f), shrink(b, f));
+    let (ca, cb) = (shrink(&sa, 2), shrink(&sb, 2));
+    let n = params.patch;
+    if ca.width < 2 * n || ca.height < 2 * n {
         return None;
     }
-    let grid = fill_unknown(&median3(&grid, gx, gy), gx, gy);
+    // Coarse: the whole window.
+    let (rx, ry) = (
+        (ca.width as f32 * params.range_x) as i64,
+        (ca.height as f32 * params.range_y) as i64,
+    );
+    let window = |_: usize, _: usize, out: &mut Vec<(i64, i64)>| {
+        for dy in -ry..=ry {
+            for dx in -rx..=rx {
+                out.push((dx, dy));
+            }
+        }
+    };
+    let coarse = match_patches(&ca, &cb, params, true, &window);
+    let known = coarse.cells.iter().filter(|c| c.0.is_finite()).count();
+    if known < (coarse.gx * coarse.gy) / 10 {
+        return None;
+    }
+    let coarse_cells = fill_unknown(
+        &median3(&coarse.cells, coarse.gx, coarse.gy),
+        coarse.gx,
+        coarse.gy,
+    );
+    // Fine: +-2 px around twice the coarse vectors of the nearest coarse patches.
+    let step = params.stride as f32;
+    let centre = (n as f32 - 1.0) / 2.0;
+    let near = |i: usize, j: usize, out: &mut Vec<(i64, i64)>| {
+        // This fine patch's centre in coarse-grid units.
+        let cx = ((i as f32 * step + centre) / 2.0 - centre) / step;
+        let cy = ((j as f32 * step + centre) / 2.0 - centre) / step;
+        let (i0, j0) = (cx.floor().max(0.0) as usize, cy.floor().max(0.0) as usize);
+        for jj in j0..(j0 + 2).min(coarse.gy) {
+            for ii in i0..(i0 + 2).min(coarse.gx) {
+                let (u, v) =
+                    coarse_cells[jj.min(coarse.gy - 1) * coarse.gx + ii.min(coarse.gx - 1)];
+                let (bx, by) = ((2.0 * u).round() as i64, (2.0 * v).round() as i64);
+                for dy in -2..=2 {
+                    for dx in -2..=2 {
+                        let c = (bx + dx, by + dy);
+                        if !out.contains(&c) {
+                            out.push(c);
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let fine = match_patches(&sa, &sb, params, false, &near);
+    let (gx, gy) = (fine.gx, fine.gy);
+    let grid = fill_unknown(&median3(&fine.cells, gx, gy), gx, gy);
 
     // Dense flow at full size: bilinear over the patch centres, scaled back up by f.
     let centre = (n as f32 - 1.0) / 2.0;
