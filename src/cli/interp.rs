@@ -3,7 +3,7 @@
 use anyhow::Result;
 use std::path::PathBuf;
 use timeslice::flow::{FlowParams, Preset};
-use timeslice::interp::{interpolate, Method};
+use timeslice::interp::{interpolate, Method, PairFlow};
 use timeslice::output::AtomicOutput;
 use timeslice::Error;
 
@@ -29,6 +29,13 @@ pub struct Args {
     /// Flow preset: fast, balanced or quality.
     #[arg(long, default_value = "balanced")]
     preset: String,
+    /// Print a JSON report, with the milliseconds of the synthesis (images decoded).
+    #[arg(long)]
+    json: bool,
+    /// Also synthesize this many evenly spaced views from the same flows and count them in
+    /// the time (for benchmarks; only the --at view is written).
+    #[arg(long, default_value_t = 0, hide = true)]
+    views: u32,
 }
 
 pub fn preset(name: &str) -> Result<FlowParams> {
@@ -51,19 +58,35 @@ pub fn run(a: Args) -> Result<()> {
     let params = preset(&a.preset)?;
     let (ia, ib) = (super::load_image(&a.a)?, super::load_image(&a.b)?);
     let out = AtomicOutput::file(&a.out)?;
-    let view = interpolate(&ia, &ib, a.at, a.method, &params)?;
+    let t0 = std::time::Instant::now();
+    let view = if a.views > 0 && a.method == Method::Flow {
+        let pair = PairFlow::compute(&ia, &ib, &params)?;
+        for k in 1..=a.views {
+            std::hint::black_box(pair.synthesize(k as f32 / (a.views + 1) as f32));
+        }
+        pair.synthesize(a.at)
+    } else {
+        interpolate(&ia, &ib, a.at, a.method, &params)?
+    };
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
     let format = image::ImageFormat::from_path(&a.out)
         .map_err(|_| Error::usage(format!("{}: name the output .png or .jpg", a.out.display())))?;
     view.to_image()
         .save_with_format(out.path(), format)
         .map_err(|e| Error::output(&a.out, format!("cannot write image ({e})")))?;
     out.commit()?;
-    println!(
-        "{}: view at {} between {} and {}",
-        a.out.display(),
-        a.at,
-        a.a,
-        a.b
-    );
+    if a.json {
+        let report =
+            serde_json::json!({"out": a.out, "at": a.at, "method": a.method, "milliseconds": ms});
+        println!("{report}");
+    } else {
+        println!(
+            "{}: view at {} between {} and {} ({ms:.0} ms)",
+            a.out.display(),
+            a.at,
+            a.a,
+            a.b
+        );
+    }
     Ok(())
 }
