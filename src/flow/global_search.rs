@@ -19,7 +19,7 @@ use rayon::prelude::*;
 /// Parameters of the search.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GlobalSearch {
-    /// Width of the working copy, in pixels.
+    /// Width of the finest working copy, in pixels (the full search runs at a quarter of it).
     pub width: usize,
     /// Patch side and grid step on the working copy.
     pub patch: usize,
@@ -34,7 +34,7 @@ pub struct GlobalSearch {
 impl Default for GlobalSearch {
     fn default() -> Self {
         GlobalSearch {
-            width: 128,
+            width: 256,
             patch: 8,
             stride: 4,
             range_x: 0.45,
@@ -191,17 +191,49 @@ fn match_patches(
     Grid { cells, gx, gy }
 }
 
+/// Matches the patches of `sa` near twice the displacements of `coarse` (a filled grid on a
+/// copy half the size): +-2 px around the vectors of the nearest coarse patches.
+fn refine(coarse: &Grid, sa: &Plane, sb: &Plane, params: &GlobalSearch) -> Grid {
+    let step = params.stride as f32;
+    let centre = (params.patch as f32 - 1.0) / 2.0;
+    let near = |i: usize, j: usize, out: &mut Vec<(i64, i64)>| {
+        // This patch's centre in coarse-grid units.
+        let cx = ((i as f32 * step + centre) / 2.0 - centre) / step;
+        let cy = ((j as f32 * step + centre) / 2.0 - centre) / step;
+        let (i0, j0) = (cx.floor().max(0.0) as usize, cy.floor().max(0.0) as usize);
+        for jj in j0.min(coarse.gy - 1)..(j0 + 2).min(coarse.gy) {
+            for ii in i0.min(coarse.gx - 1)..(i0 + 2).min(coarse.gx) {
+                let (u, v) = coarse.cells[jj * coarse.gx + ii];
+                let (bx, by) = ((2.0 * u).round() as i64, (2.0 * v).round() as i64);
+                for dy in -2..=2 {
+                    for dx in -2..=2 {
+                        let c = (bx + dx, by + dy);
+                        if !out.contains(&c) {
+                            out.push(c);
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let fine = match_patches(sa, sb, params, false, &near);
+    let cells = fill_unknown(&median3(&fine.cells, fine.gx, fine.gy), fine.gx, fine.gy);
+    Grid { cells, ..fine }
+}
+
 /// A dense initial flow from `a` to `b` (full size), or `None` when the images are too small
 /// or too flat for the search to say anything.
 ///
-/// Two levels keep it cheap: every displacement in the window on a copy half the working
-/// width, then, on the working copy, only a small neighbourhood of the coarse answers of the
-/// patches around.
+/// Coarse to fine keeps it cheap: every displacement in the window on a copy a quarter of the
+/// working width, then on copies twice as large only a small neighbourhood of the answers of
+/// the patches around, up to the working width, fine enough to separate a subject a few
+/// percent of the image wide from the background moving past it.
 pub fn initial_flow(a: &Plane, b: &Plane, params: &GlobalSearch) -> Option<FlowField> {
     let (w, h) = (a.width, a.height);
     let f = w.div_ceil(params.width).max(1);
     let (sa, sb) = (shrink(a, f), shrink(b, f));
-    let (ca, cb) = (shrink(&sa, 2), shrink(&sb, 2));
+    let (ma, mb) = (shrink(&sa, 2), shrink(&sb, 2));
+    let (ca, cb) = (shrink(&ma, 2), shrink(&mb, 2));
     let n = params.patch;
     if ca.width < 2 * n || ca.height < 2 * n {
         return None;
@@ -223,38 +255,17 @@ pub fn initial_flow(a: &Plane, b: &Plane, params: &GlobalSearch) -> Option<FlowF
     if known < (coarse.gx * coarse.gy) / 10 {
         return None;
     }
-    let coarse_cells = fill_unknown(
-        &median3(&coarse.cells, coarse.gx, coarse.gy),
-        coarse.gx,
-        coarse.gy,
-    );
-    // Fine: +-2 px around twice the coarse vectors of the nearest coarse patches.
-    let step = params.stride as f32;
-    let centre = (n as f32 - 1.0) / 2.0;
-    let near = |i: usize, j: usize, out: &mut Vec<(i64, i64)>| {
-        // This fine patch's centre in coarse-grid units.
-        let cx = ((i as f32 * step + centre) / 2.0 - centre) / step;
-        let cy = ((j as f32 * step + centre) / 2.0 - centre) / step;
-        let (i0, j0) = (cx.floor().max(0.0) as usize, cy.floor().max(0.0) as usize);
-        for jj in j0..(j0 + 2).min(coarse.gy) {
-            for ii in i0..(i0 + 2).min(coarse.gx) {
-                let (u, v) =
-                    coarse_cells[jj.min(coarse.gy - 1) * coarse.gx + ii.min(coarse.gx - 1)];
-                let (bx, by) = ((2.0 * u).round() as i64, (2.0 * v).round() as i64);
-                for dy in -2..=2 {
-                    for dx in -2..=2 {
-                        let c = (bx + dx, by + dy);
-                        if !out.contains(&c) {
-                            out.push(c);
-                        }
-                    }
-                }
-            }
-        }
+    let coarse = Grid {
+        cells: fill_unknown(
+            &median3(&coarse.cells, coarse.gx, coarse.gy),
+            coarse.gx,
+            coarse.gy,
+        ),
+        ..coarse
     };
-    let fine = match_patches(&sa, &sb, params, false, &near);
-    let (gx, gy) = (fine.gx, fine.gy);
-    let grid = fill_unknown(&median3(&fine.cells, gx, gy), gx, gy);
+    let middle = refine(&coarse, &ma, &mb, params);
+    let fine = refine(&middle, &sa, &sb, params);
+    let (gx, gy, grid) = (fine.gx, fine.gy, fine.cells);
 
     // Dense flow at full size: bilinear over the patch centres, scaled back up by f.
     let centre = (n as f32 - 1.0) / 2.0;
@@ -364,9 +375,20 @@ pub fn compute_flow_large(
     b: &Plane,
     params: &super::FlowParams,
 ) -> crate::error::Result<FlowField> {
-    // The seed replaces the zero guess at the pyramid's coarsest level; DIS refines it.
-    let init = initial_flow(a, b, &GlobalSearch::default());
-    super::compute_flow(a, b, params, init.as_ref())
+    let search = GlobalSearch::default();
+    let Some(init) = initial_flow(a, b, &search) else {
+        return super::compute_flow(a, b, params, None);
+    };
+    // The seed resolves the motion at the working copy's resolution, so the pyramid starts
+    // at about that size instead of its usual ~40 px: coarser levels would blur away the
+    // seed's detail (a subject moving against the background).
+    let mut p = params.clone();
+    let levels = (a.width as f32 / search.width as f32)
+        .log2()
+        .floor()
+        .max(0.0) as usize;
+    p.coarsest_scale = Some(levels.max(p.finest_scale));
+    super::compute_flow(a, b, &p, Some(&init))
 }
 
 #[cfg(test)]
