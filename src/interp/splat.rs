@@ -13,6 +13,8 @@ use rayon::prelude::*;
 
 /// Rows per band of the target.
 const BAND: usize = 16;
+/// Columns per segment of a source row (the unit whose reach is checked against a band).
+const SEGMENT: usize = 64;
 
 /// Accumulated colour (weighted sums) and total weight per target pixel.
 pub struct Splat {
@@ -23,12 +25,17 @@ pub struct Splat {
 /// Splats `src` along `t * flow`, each pixel weighted by `importance` (already exp'd).
 pub fn splat(src: &[Plane; 3], flow: &FlowField, t: f32, importance: &Plane) -> Splat {
     let (w, h) = (flow.width, flow.height);
-    // The range of target rows each source row can reach.
-    let spans: Vec<(i64, i64)> = (0..h)
+    // The range of target rows each segment of each source row can reach. Per segment, not
+    // per row: where the vertical flow varies along a row, a whole-row range would make many
+    // bands scan the full row for nothing.
+    let segs = w.div_ceil(SEGMENT);
+    let spans: Vec<(i64, i64)> = (0..h * segs)
         .into_par_iter()
-        .map(|y| {
+        .map(|k| {
+            let (y, seg) = (k / segs, k % segs);
+            let row = &flow.v[y * w..(y + 1) * w];
             let (mut lo, mut hi) = (f32::MAX, f32::MIN);
-            for &v in &flow.v[y * w..(y + 1) * w] {
+            for &v in &row[seg * SEGMENT..((seg + 1) * SEGMENT).min(w)] {
                 if v.is_finite() {
                     let ty = y as f32 + t * v;
                     lo = lo.min(ty);
@@ -56,12 +63,13 @@ pub fn splat(src: &[Plane; 3], flow: &FlowField, t: f32, importance: &Plane) -> 
         .for_each(|(band, (((wt, rr), gg), bb))| {
             let y0 = (band * BAND) as i64;
             let y1 = y0 + (wt.len() / w) as i64;
-            for (sy, &(lo, hi)) in spans.iter().enumerate() {
+            for (k, &(lo, hi)) in spans.iter().enumerate() {
                 if hi < y0 || lo >= y1 {
                     continue;
                 }
+                let (sy, seg) = (k / segs, k % segs);
                 let row = sy * w;
-                for sx in 0..w {
+                for sx in seg * SEGMENT..((seg + 1) * SEGMENT).min(w) {
                     let i = row + sx;
                     let e = importance.data[i];
                     let (u, v) = (flow.u[i], flow.v[i]);
