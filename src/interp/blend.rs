@@ -90,11 +90,9 @@ fn fill_holes(img: &mut [Plane; 3], valid: &Plane) {
     }
     // Pull: fill each level's holes from the coarser level, finest last.
     for l in (0..levels.len() - 1).rev() {
-        let (coarse_c, coarse_w) = {
-            let (c, w) = &levels[l + 1];
-            (c.clone(), w.clone())
-        };
-        let (cols, wt) = &mut levels[l];
+        let (finer, coarser) = levels.split_at_mut(l + 1);
+        let (cols, wt) = &mut finer[l];
+        let (coarse_c, coarse_w) = &coarser[0];
         for y in 0..wt.height {
             for x in 0..wt.width {
                 let i = y * wt.width + x;
@@ -105,8 +103,8 @@ fn fill_holes(img: &mut [Plane; 3], valid: &Plane) {
                 let cw = coarse_w.data[j];
                 if cw > 0.0 {
                     // Store as a unit-weight premultiplied value.
-                    for c in 0..3 {
-                        cols[c].data[i] = coarse_c[c].data[j] / cw;
+                    for (c, cc) in cols.iter_mut().zip(coarse_c) {
+                        c.data[i] = cc.data[j] / cw;
                     }
                     wt.data[i] = 1.0;
                 }
