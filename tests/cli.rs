@@ -631,3 +631,75 @@ fn eval_compare_reports_psnr_and_ssim() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("same size"), "{}", r.stderr);
 }
+
+#[test]
+fn interp_and_flow_bad_inputs() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let a = dir.join("a.png");
+    let small = dir.join("small.png");
+    common::pattern(64, 48, 1, 2).to_image().save(&a).unwrap();
+    common::pattern(32, 48, 1, 2)
+        .to_image()
+        .save(&small)
+        .unwrap();
+    let out = dir.join("o.png");
+    let (a, small, o) = (
+        a.to_str().unwrap(),
+        small.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    fails(
+        &["interp", a, small, "--out", o],
+        2,
+        &["64x48", "32x48"],
+        dir,
+    );
+    fails(
+        &["interp", a, a, "--at", "1.5", "--out", o],
+        2,
+        &["between 0"],
+        dir,
+    );
+    fails(
+        &["interp", a, "missing.png", "--out", o],
+        2,
+        &["missing.png", "not found"],
+        dir,
+    );
+    fails(
+        &["interp", a, a, "--preset", "turbo", "--out", o],
+        2,
+        &["turbo"],
+        dir,
+    );
+    fails(
+        &[
+            "flow",
+            a,
+            small,
+            "--out",
+            dir.join("f.flo").to_str().unwrap(),
+        ],
+        2,
+        &["64x48", "32x48"],
+        dir,
+    );
+    fails(
+        &["eval", "loo", a, a, a, "--stride", "2"],
+        2,
+        &["at least 5"],
+        dir,
+    );
+    // a = 0 and a = 1 reproduce the inputs exactly.
+    let b = dir.join("b.png");
+    common::pattern(64, 48, 3, 7).to_image().save(&b).unwrap();
+    for (t, want) in [("0", a), ("1", b.to_str().unwrap())] {
+        let r = run(&["interp", a, b.to_str().unwrap(), "--at", t, "--out", o]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(
+            image::open(&out).unwrap().to_rgb8(),
+            image::open(want).unwrap().to_rgb8()
+        );
+    }
+}
