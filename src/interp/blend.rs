@@ -11,7 +11,7 @@ const EMPTY: f32 = 1e-4;
 /// its normalised colour in proportion to its time weight times the evidence (accumulated
 /// importance) it brought. Pixels neither covers are filled by push-pull.
 pub fn blend(a: &Splat, b: &Splat, t: f32) -> [Plane; 3] {
-    let (w, h) = (a.weight.width, a.weight.height);
+    let (w, h) = (a.width, a.height);
     let mut out = [Plane::new(w, h), Plane::new(w, h), Plane::new(w, h)];
     let mut valid = Plane::new(w, h);
     let [r, g, bl] = &mut out;
@@ -25,7 +25,8 @@ pub fn blend(a: &Splat, b: &Splat, t: f32) -> [Plane; 3] {
         .for_each(|(y, (((val, rr), gg), bb))| {
             for x in 0..w {
                 let i = y * w + x;
-                let (wa, wb) = (a.weight.data[i], b.weight.data[i]);
+                let (pa, pb) = (&a.acc[i], &b.acc[i]);
+                let (wa, wb) = (pa[3], pb[3]);
                 let ka = if wa > EMPTY {
                     (1.0 - t) * wa.min(1.0)
                 } else {
@@ -38,14 +39,14 @@ pub fn blend(a: &Splat, b: &Splat, t: f32) -> [Plane; 3] {
                 }
                 val[x] = 1.0;
                 let (sa, sb) = (ka / total, kb / total);
-                let mix = |ca: &Plane, cb: &Plane| {
-                    let va = if ka > 0.0 { ca.data[i] / wa } else { 0.0 };
-                    let vb = if kb > 0.0 { cb.data[i] / wb } else { 0.0 };
+                let mix = |c: usize| {
+                    let va = if ka > 0.0 { pa[c] / wa } else { 0.0 };
+                    let vb = if kb > 0.0 { pb[c] / wb } else { 0.0 };
                     sa * va + sb * vb
                 };
-                rr[x] = mix(&a.colour[0], &b.colour[0]);
-                gg[x] = mix(&a.colour[1], &b.colour[1]);
-                bb[x] = mix(&a.colour[2], &b.colour[2]);
+                rr[x] = mix(0);
+                gg[x] = mix(1);
+                bb[x] = mix(2);
             }
         });
     fill_holes(&mut out, &valid);

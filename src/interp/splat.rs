@@ -16,10 +16,12 @@ const BAND: usize = 16;
 /// Columns per segment of a source row (the unit whose reach is checked against a band).
 const SEGMENT: usize = 64;
 
-/// Accumulated colour (weighted sums) and total weight per target pixel.
+/// Accumulated colour (weighted sums) and total weight per target pixel, interleaved as
+/// [r, g, b, weight] so that one splat touches one cache line per target pixel.
 pub struct Splat {
-    pub colour: [Plane; 3],
-    pub weight: Plane,
+    pub width: usize,
+    pub height: usize,
+    pub acc: Vec<[f32; 4]>,
 }
 
 /// Splats `src` along `t * flow`, each pixel weighted by `importance` (already exp'd).
@@ -50,19 +52,12 @@ pub fn splat(src: &[Plane; 3], flow: &FlowField, t: f32, importance: &Plane) -> 
         })
         .collect();
 
-    let mut colour = [Plane::new(w, h), Plane::new(w, h), Plane::new(w, h)];
-    let mut weight = Plane::new(w, h);
-    let [r, g, b] = &mut colour;
-    weight
-        .data
-        .par_chunks_mut(BAND * w)
-        .zip(r.data.par_chunks_mut(BAND * w))
-        .zip(g.data.par_chunks_mut(BAND * w))
-        .zip(b.data.par_chunks_mut(BAND * w))
+    let mut acc = vec![[0f32; 4]; w * h];
+    acc.par_chunks_mut(BAND * w)
         .enumerate()
-        .for_each(|(band, (((wt, rr), gg), bb))| {
+        .for_each(|(band, out)| {
             let y0 = (band * BAND) as i64;
-            let y1 = y0 + (wt.len() / w) as i64;
+            let y1 = y0 + (out.len() / w) as i64;
             for (k, &(lo, hi)) in spans.iter().enumerate() {
                 if hi < y0 || lo >= y1 {
                     continue;
@@ -91,15 +86,19 @@ pub fn splat(src: &[Plane; 3], flow: &FlowField, t: f32, importance: &Plane) -> 
                         if y < y0 || y >= y1 || x < 0 || x >= w as i64 || bw <= 0.0 {
                             continue;
                         }
-                        let k = (y - y0) as usize * w + x as usize;
                         let ww = bw * e;
-                        wt[k] += ww;
-                        rr[k] += ww * c[0];
-                        gg[k] += ww * c[1];
-                        bb[k] += ww * c[2];
+                        let o = &mut out[(y - y0) as usize * w + x as usize];
+                        o[0] += ww * c[0];
+                        o[1] += ww * c[1];
+                        o[2] += ww * c[2];
+                        o[3] += ww;
                     }
                 }
             }
         });
-    Splat { colour, weight }
+    Splat {
+        width: w,
+        height: h,
+        acc,
+    }
 }
