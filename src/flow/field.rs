@@ -113,30 +113,85 @@ impl FlowField {
                 (x0, (x0 + 1).min(self.width - 1), fx - x0 as f32)
             })
             .collect();
+        // An exact upsampling by k repeats k column phases: destination column k i + r
+        // interpolates source columns i + d_r and i + d_r + 1 (d_r is -1 or 0) with a fixed
+        // weight: the same arithmetic as `cols`, without the gathers.
+        let phases: Vec<(usize, f32)> = (0..width / self.width)
+            .map(|r| {
+                let f = (r as f32 + 0.5) * sx - 0.5;
+                let d = f.floor();
+                ((d + 1.0) as usize, f - d)
+            })
+            .collect();
+        // Per destination row: the vertical interpolation of the two source rows (scaled to
+        // the new size) into a row of source width, then the horizontal one.
+        let sw = self.width;
         out.u
             .par_chunks_mut(width)
             .zip(out.v.par_chunks_mut(width))
             .enumerate()
             .with_min_len(super::min_rows(width))
-            .for_each(|(y, (ur, vr))| {
-                let fy = ((y as f32 + 0.5) * sy - 0.5).clamp(0.0, (self.height - 1) as f32);
-                let y0 = fy as usize;
-                let y1 = (y0 + 1).min(self.height - 1);
-                let wy = fy - y0 as f32;
-                let w = self.width;
-                let (u0, u1) = (&self.u[y0 * w..][..w], &self.u[y1 * w..][..w]);
-                let (v0, v1) = (&self.v[y0 * w..][..w], &self.v[y1 * w..][..w]);
-                for (x, &(x0, x1, wx)) in cols.iter().enumerate() {
-                    let lerp2 = |r0: &[f32], r1: &[f32]| {
-                        let a = r0[x0] + wx * (r0[x1] - r0[x0]);
-                        let b = r1[x0] + wx * (r1[x1] - r1[x0]);
-                        a + wy * (b - a)
-                    };
-                    ur[x] = lerp2(u0, u1) * su;
-                    vr[x] = lerp2(v0, v1) * sv;
-                }
-            });
+            .for_each_init(
+                || (vec![0f32; sw], vec![0f32; sw]),
+                |(tu, tv), (y, (ur, vr))| {
+                    let fy = ((y as f32 + 0.5) * sy - 0.5).clamp(0.0, (self.height - 1) as f32);
+                    let y0 = fy as usize;
+                    let y1 = (y0 + 1).min(self.height - 1);
+                    let wy = fy - y0 as f32;
+                    let (u0, u1) = (&self.u[y0 * sw..][..sw], &self.u[y1 * sw..][..sw]);
+                    let (v0, v1) = (&self.v[y0 * sw..][..sw], &self.v[y1 * sw..][..sw]);
+                    let (tu, tv) = (&mut tu[..sw], &mut tv[..sw]);
+                    for i in 0..sw {
+                        tu[i] = (u0[i] + wy * (u1[i] - u0[i])) * su;
+                        tv[i] = (v0[i] + wy * (v1[i] - v0[i])) * sv;
+                    }
+                    match width / sw {
+                        2 if width == 2 * sw => {
+                            upsample_row::<2>(tu, ur, &phases);
+                            upsample_row::<2>(tv, vr, &phases);
+                        }
+                        4 if width == 4 * sw => {
+                            upsample_row::<4>(tu, ur, &phases);
+                            upsample_row::<4>(tv, vr, &phases);
+                        }
+                        _ => {
+                            for ((&(x0, x1, wx), o), p) in
+                                cols.iter().zip(ur.iter_mut()).zip(vr.iter_mut())
+                            {
+                                *o = tu[x0] + wx * (tu[x1] - tu[x0]);
+                                *p = tv[x0] + wx * (tv[x1] - tv[x0]);
+                            }
+                        }
+                    }
+                },
+            );
         out
+    }
+}
+
+/// `out[K i + r] = t[i + d_r] + w_r (t[i + d_r + 1] - t[i + d_r])` (border replicated), with
+/// `phases[r] = (d_r + 1, w_r)`.
+fn upsample_row<const K: usize>(t: &[f32], out: &mut [f32], phases: &[(usize, f32)]) {
+    let n = t.len();
+    let ph: [(usize, f32); K] = std::array::from_fn(|r| phases[r]);
+    let at = |i: isize| t[i.clamp(0, n as isize - 1) as usize];
+    for (i, o) in out.chunks_exact_mut(K).enumerate() {
+        if i == 0 || i + 1 >= n {
+            // Border blocks, whose taps leave the source row: replicate.
+            for (r, o) in o.iter_mut().enumerate() {
+                let (d, wt) = ph[r];
+                let j = i as isize + d as isize - 1;
+                let (a, b) = (at(j), at(j + 1));
+                *o = a + wt * (b - a);
+            }
+            continue;
+        }
+        let (a, b, c) = (t[i - 1], t[i], t[i + 1]);
+        for r in 0..K {
+            let (d, wt) = ph[r];
+            let (p, q) = if d == 0 { (a, b) } else { (b, c) };
+            o[r] = p + wt * (q - p);
+        }
     }
 }
 
@@ -167,6 +222,29 @@ mod tests {
         assert!((g.at(5, 5).1 - 2.0).abs() < 1e-6);
         // Destination x=9 is source x=4.25: u = 2 * 0.5 * 4.25.
         assert!((g.at(9, 3).0 - 4.25).abs() < 1e-5, "{:?}", g.at(9, 3));
+        // The exact 2x and 4x paths compute what the definition says.
+        let q = FlowField::from_fn(7, 5, |x, y| {
+            ((x * x) as f32 * 0.3 - y as f32, (x + 3 * y) as f32)
+        });
+        for k in [2, 4] {
+            let up = q.resize(7 * k, 5 * k);
+            for y in 0..5 * k {
+                for x in 0..7 * k {
+                    let fx = ((x as f32 + 0.5) / k as f32 - 0.5).clamp(0.0, 6.0);
+                    let fy = ((y as f32 + 0.5) / k as f32 - 0.5).clamp(0.0, 4.0);
+                    let (x0, y0) = (fx as usize, fy as usize);
+                    let (x1, y1) = ((x0 + 1).min(6), (y0 + 1).min(4));
+                    let (wx, wy) = (fx - x0 as f32, fy - y0 as f32);
+                    let lerp = |c: &[f32]| {
+                        let r = |yy: usize| c[yy * 7 + x0] + wx * (c[yy * 7 + x1] - c[yy * 7 + x0]);
+                        (r(y0) + wy * (r(y1) - r(y0))) * k as f32
+                    };
+                    let (u, v) = up.at(x, y);
+                    assert!((u - lerp(&q.u)).abs() < 1e-4, "{k}x at {x},{y}: {u}");
+                    assert!((v - lerp(&q.v)).abs() < 1e-4, "{k}x at {x},{y}: {v}");
+                }
+            }
+        }
         let h = g.resize(10, 8);
         assert!((h.at(3, 3).0 - f.at(3, 3).0).abs() < 1e-5);
     }

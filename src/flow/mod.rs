@@ -100,8 +100,8 @@ pub fn compute_flow(
         .unwrap_or_else(|| auto_coarsest_scale(w, h, params.coarsest_width, params.patch_size));
     let finest = params.finest_scale.min(coarsest);
     let (pa, pb) = rayon::join(
-        || Pyramid::build(a, coarsest + 1),
-        || Pyramid::build(b, coarsest + 1),
+        || Pyramid::build_from(a, finest, coarsest + 1),
+        || Pyramid::build_from(b, finest, coarsest + 1),
     );
     let mut flow: Option<FlowField> = None;
     for s in (finest..=coarsest).rev() {

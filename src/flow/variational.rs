@@ -39,7 +39,7 @@ const EPS2: f32 = 0.001 * 0.001;
 
 /// Per-pixel image terms, stored row-interleaved (row y holds NT fields of `w` values each),
 /// so that one parallel pass can write all of them.
-const NT: usize = 9;
+const NT: usize = 12;
 const T_IX: usize = 0;
 const T_IY: usize = 1;
 const T_IZ: usize = 2;
@@ -49,6 +49,11 @@ const T_IYY: usize = 5;
 const T_IXZ: usize = 6;
 const T_IYZ: usize = 7;
 const T_MASK: usize = 8;
+/// The data terms' normalisations 1 / (Ix^2 + Iy^2 + zeta^2), 1 / (Ixx^2 + Ixy^2 + zeta^2) and
+/// 1 / (Iyy^2 + Ixy^2 + zeta^2): fixed for the level, so computed once, not per iteration.
+const T_QN: usize = 9;
+const T_QX: usize = 10;
+const T_QY: usize = 11;
 
 /// Per-pixel coefficients of the linear system, packed per colour, row-interleaved.
 const NC: usize = 9;
@@ -149,7 +154,10 @@ fn image_terms(i0: &Plane, i1: &Plane, flow: &FlowField) -> Vec<f32> {
             let (fields, _) = t.split_at_mut(NT * w);
             let mut f = fields.chunks_exact_mut(w);
             let mut next = || f.next().expect("NT fields");
-            let (ix, iy, iz, ixx, ixy, iyy, ixz, iyz, m) = (
+            let (ix, iy, iz, ixx, ixy, iyy, ixz, iyz, m, qn, qx, qy) = (
+                next(),
+                next(),
+                next(),
                 next(),
                 next(),
                 next(),
@@ -160,7 +168,64 @@ fn image_terms(i0: &Plane, i1: &Plane, flow: &FlowField) -> Vec<f32> {
                 next(),
                 next(),
             );
-            for x in 0..w {
+            let mrow = &mask[y * w..(y + 1) * w];
+            // Interior columns in blocks through local arrays (see `LANES`), so that the loop
+            // vectorises; then the border columns, with one-sided differences.
+            let mut x0 = 1;
+            while x0 + 1 < w {
+                let n = LANES.min(w - 1 - x0);
+                let ld = |s: &[f32], at: usize| load_lanes(s, at, n);
+                let (al, ac, ar) = (ld(am, x0 - 1), ld(am, x0), ld(am, x0 + 1));
+                let (aul, auc, aur) = (ld(au, x0 - 1), ld(au, x0), ld(au, x0 + 1));
+                let (adl, adc, adr) = (ld(ad, x0 - 1), ld(ad, x0), ld(ad, x0 + 1));
+                let (zl, zc, zr, zuc, zdc) = (
+                    ld(zm, x0 - 1),
+                    ld(zm, x0),
+                    ld(zm, x0 + 1),
+                    ld(zu, x0),
+                    ld(zd, x0),
+                );
+                let mc = ld(mrow, x0);
+                let mut o = [[0f32; LANES]; NT];
+                for l in 0..LANES {
+                    let gx = 0.5 * (ar[l] - al[l]);
+                    let gy = sy * (adc[l] - auc[l]);
+                    let hxx = ar[l] - 2.0 * ac[l] + al[l];
+                    let hyy = adc[l] - 2.0 * ac[l] + auc[l];
+                    let hxy = 0.5 * sy * (adr[l] - adl[l] - aur[l] + aul[l]);
+                    o[T_IX][l] = gx;
+                    o[T_IY][l] = gy;
+                    o[T_IZ][l] = zc[l];
+                    o[T_IXX][l] = hxx;
+                    o[T_IXY][l] = hxy;
+                    o[T_IYY][l] = hyy;
+                    o[T_IXZ][l] = 0.5 * (zr[l] - zl[l]);
+                    o[T_IYZ][l] = sy * (zdc[l] - zuc[l]);
+                    o[T_MASK][l] = mc[l];
+                    o[T_QN][l] = 1.0 / (gx * gx + gy * gy + ZETA2);
+                    o[T_QX][l] = 1.0 / (hxx * hxx + hxy * hxy + ZETA2);
+                    o[T_QY][l] = 1.0 / (hyy * hyy + hxy * hxy + ZETA2);
+                }
+                for (dst, src) in [
+                    (&mut *ix, &o[T_IX]),
+                    (&mut *iy, &o[T_IY]),
+                    (&mut *iz, &o[T_IZ]),
+                    (&mut *ixx, &o[T_IXX]),
+                    (&mut *ixy, &o[T_IXY]),
+                    (&mut *iyy, &o[T_IYY]),
+                    (&mut *ixz, &o[T_IXZ]),
+                    (&mut *iyz, &o[T_IYZ]),
+                    (&mut *m, &o[T_MASK]),
+                    (&mut *qn, &o[T_QN]),
+                    (&mut *qx, &o[T_QX]),
+                    (&mut *qy, &o[T_QY]),
+                ] {
+                    store_lanes(dst, x0, n, src);
+                }
+                x0 += n;
+            }
+            // (refine needs w >= 2, so these are two distinct columns.)
+            for x in [0, w - 1] {
                 let (l, r) = (x.saturating_sub(1), (x + 1).min(w - 1));
                 let sx = if x == 0 || x == w - 1 { 1.0 } else { 0.5 };
                 ix[x] = sx * (am[r] - am[l]);
@@ -172,6 +237,9 @@ fn image_terms(i0: &Plane, i1: &Plane, flow: &FlowField) -> Vec<f32> {
                 ixz[x] = sx * (zm[r] - zm[l]);
                 iyz[x] = sy * (zd[x] - zu[x]);
                 m[x] = mask[y * w + x];
+                qn[x] = 1.0 / (ix[x] * ix[x] + iy[x] * iy[x] + ZETA2);
+                qx[x] = 1.0 / (ixx[x] * ixx[x] + ixy[x] * ixy[x] + ZETA2);
+                qy[x] = 1.0 / (iyy[x] * iyy[x] + ixy[x] * ixy[x] + ZETA2);
             }
         });
     terms
@@ -188,16 +256,70 @@ fn smoothness_weights(flow: &FlowField, du: &[f32], dv: &[f32], alpha2: f32, psi
         .for_each(|(y, p)| {
             let i = y * w;
             let j = if y + 1 < h { i + w } else { i };
-            for x in 0..w {
-                let xr = if x + 1 < w { x + 1 } else { x };
-                let (uu, vv) = (flow.u[i + x] + du[i + x], flow.v[i + x] + dv[i + x]);
-                let ux = flow.u[i + xr] + du[i + xr] - uu;
-                let vx = flow.v[i + xr] + dv[i + xr] - vv;
-                let uy = flow.u[j + x] + du[j + x] - uu;
-                let vy = flow.v[j + x] + dv[j + x] - vv;
-                p[x] = alpha2 / (ux * ux + uy * uy + vx * vx + vy * vy + EPS2).sqrt();
+            let (fu, fv) = (&flow.u[..], &flow.v[..]);
+            let weight = |ux: f32, uy: f32, vx: f32, vy: f32| {
+                alpha2 / (ux * ux + uy * uy + vx * vx + vy * vy + EPS2).sqrt()
+            };
+            // Pixels with a right neighbour, in blocks through local arrays (as in
+            // `RowIn::block`) so that the loop vectorises; then the last one.
+            let mut x0 = 0;
+            while x0 + 1 < w {
+                let n = LANES.min(w - 1 - x0);
+                let ld = |s: &[f32], at: usize| load_lanes(s, at + x0, n);
+                let (uc, ur, ud) = (ld(fu, i), ld(fu, i + 1), ld(fu, j));
+                let (vc, vr, vd) = (ld(fv, i), ld(fv, i + 1), ld(fv, j));
+                let (duc, dur, dud) = (ld(du, i), ld(du, i + 1), ld(du, j));
+                let (dvc, dvr, dvd) = (ld(dv, i), ld(dv, i + 1), ld(dv, j));
+                let mut o = [0f32; LANES];
+                for l in 0..LANES {
+                    let (uu, vv) = (uc[l] + duc[l], vc[l] + dvc[l]);
+                    o[l] = weight(
+                        ur[l] + dur[l] - uu,
+                        ud[l] + dud[l] - uu,
+                        vr[l] + dvr[l] - vv,
+                        vd[l] + dvd[l] - vv,
+                    );
+                }
+                store_lanes(p, x0, n, &o);
+                x0 += n;
             }
+            let x = w - 1;
+            let (uu, vv) = (fu[i + x] + du[i + x], fv[i + x] + dv[i + x]);
+            p[x] = weight(
+                0.0,
+                fu[j + x] + du[j + x] - uu,
+                0.0,
+                fv[j + x] + dv[j + x] - vv,
+            );
         });
+}
+
+/// Pixels per block of the vectorised loops: each block goes through local arrays, so that
+/// the per-lane loop has neither bounds checks nor aliasing between its many input and
+/// output rows, and compiles to SIMD.
+const LANES: usize = 8;
+
+/// `s[at..at + n]` as a block (zero beyond `n`; `n` <= [`LANES`]). The full-block case has a
+/// constant size, so it compiles to plain vector loads rather than a `memcpy` call.
+#[inline(always)]
+fn load_lanes(s: &[f32], at: usize, n: usize) -> [f32; LANES] {
+    let mut a = [0f32; LANES];
+    if n == LANES {
+        a.copy_from_slice(&s[at..at + LANES]);
+    } else {
+        a[..n].copy_from_slice(&s[at..at + n]);
+    }
+    a
+}
+
+/// Stores the first `n` lanes of `v` at `d[at..]`.
+#[inline(always)]
+fn store_lanes(d: &mut [f32], at: usize, n: usize, v: &[f32; LANES]) {
+    if n == LANES {
+        d[at..at + LANES].copy_from_slice(v);
+    } else {
+        d[at..at + n].copy_from_slice(&v[..n]);
+    }
 }
 
 /// Per-thread scratch of [`build_row`]: the row's coefficients in normal layout (NC rows of
@@ -242,6 +364,117 @@ fn shift_left(src: &[f32], dst: &mut [f32]) {
     dst[n - 1] = src[n - 1];
 }
 
+/// The inputs of one row of [`build_row`], each cut to the row width.
+#[derive(Clone, Copy)]
+struct RowIn<'a> {
+    du: &'a [f32],
+    dv: &'a [f32],
+    ix: &'a [f32],
+    iy: &'a [f32],
+    iz: &'a [f32],
+    ixx: &'a [f32],
+    ixy: &'a [f32],
+    iyy: &'a [f32],
+    ixz: &'a [f32],
+    iyz: &'a [f32],
+    m: &'a [f32],
+    u: &'a [f32],
+    v: &'a [f32],
+    ul: &'a [f32],
+    ur: &'a [f32],
+    uu: &'a [f32],
+    ud: &'a [f32],
+    vl: &'a [f32],
+    vr: &'a [f32],
+    vu: &'a [f32],
+    vd: &'a [f32],
+    wl: &'a [f32],
+    wr: &'a [f32],
+    wu: &'a [f32],
+    wd: &'a [f32],
+    qn: &'a [f32],
+    qx: &'a [f32],
+    qy: &'a [f32],
+    delta2: f32,
+    gamma2: f32,
+}
+
+impl RowIn<'_> {
+    /// The coefficients (a12, 1 / a11', 1 / a22', rhs1, rhs2) of the `n` <= [`LANES`] pixels
+    /// from `x0`. The inputs are copied into local arrays first (zero beyond `n`, which
+    /// gives finite values that are not stored), so that the per-lane loop has neither bounds
+    /// checks nor aliasing between its many input and output rows, and compiles to SIMD.
+    #[inline(always)]
+    fn block(&self, x0: usize, n: usize) -> [[f32; LANES]; 5] {
+        let load = |s: &[f32]| load_lanes(s, x0, n);
+        let du = load(self.du);
+        let dv = load(self.dv);
+        let ix = load(self.ix);
+        let iy = load(self.iy);
+        let iz = load(self.iz);
+        let ixx = load(self.ixx);
+        let ixy = load(self.ixy);
+        let iyy = load(self.iyy);
+        let ixz = load(self.ixz);
+        let iyz = load(self.iyz);
+        let m = load(self.m);
+        let u = load(self.u);
+        let v = load(self.v);
+        let ul = load(self.ul);
+        let ur = load(self.ur);
+        let uu = load(self.uu);
+        let ud = load(self.ud);
+        let vl = load(self.vl);
+        let vr = load(self.vr);
+        let vu = load(self.vu);
+        let vd = load(self.vd);
+        let wl = load(self.wl);
+        let wr = load(self.wr);
+        let wu = load(self.wu);
+        let wd = load(self.wd);
+        let (qn, qx, qy) = (load(self.qn), load(self.qx), load(self.qy));
+        let (delta2, gamma2) = (self.delta2, self.gamma2);
+        let mut out = [[0f32; LANES]; 5];
+        for l in 0..LANES {
+            let (a, b) = (du[l], dv[l]);
+            let (gx1, gy1, gz) = (ix[l], iy[l], iz[l]);
+            let (hxx, hxy, hyy) = (ixx[l], ixy[l], iyy[l]);
+            // Brightness constancy, normalised by the gradient magnitude.
+            let n = qn[l];
+            let r = gz + gx1 * a + gy1 * b;
+            let wdat = m[l] * delta2 / (r * r * n + EPS2).sqrt() * n;
+            // Gradient constancy, each component normalised by its own Hessian row.
+            let (nx, ny) = (qx[l], qy[l]);
+            let rx = ixz[l] + hxx * a + hxy * b;
+            let ry = iyz[l] + hxy * a + hyy * b;
+            let wg = m[l] * gamma2 / (rx * rx * nx + ry * ry * ny + EPS2).sqrt();
+            let (gx, gy) = (wg * nx, wg * ny);
+            let a11 = wdat * gx1 * gx1 + gx * hxx * hxx + gy * hxy * hxy;
+            let a12 = wdat * gx1 * gy1 + gx * hxx * hxy + gy * hxy * hyy;
+            let a22 = wdat * gy1 * gy1 + gx * hxy * hxy + gy * hyy * hyy;
+            let b1 = -wdat * gz * gx1 - gx * hxx * ixz[l] - gy * hxy * iyz[l];
+            let b2 = -wdat * gz * gy1 - gx * hxy * ixz[l] - gy * hyy * iyz[l];
+            // Smoothness: the pull of the base flow's differences to the four neighbours.
+            let (cu, cv) = (u[l], v[l]);
+            let su = wl[l] * (ul[l] - cu)
+                + wr[l] * (ur[l] - cu)
+                + wu[l] * (uu[l] - cu)
+                + wd[l] * (ud[l] - cu);
+            let sv = wl[l] * (vl[l] - cv)
+                + wr[l] * (vr[l] - cv)
+                + wu[l] * (vu[l] - cv)
+                + wd[l] * (vd[l] - cv);
+            let sw = wl[l] + wr[l] + wu[l] + wd[l];
+            out[0][l] = a12;
+            out[1][l] = 1.0 / (a11 + sw + ZETA2);
+            out[2][l] = 1.0 / (a22 + sw + ZETA2);
+            out[3][l] = b1 + su;
+            out[4][l] = b2 + sv;
+        }
+        out
+    }
+}
+
 /// The linear system of row `y` for the current increment, computed in normal layout (one
 /// contiguous, vectorisable loop) and then split into the row's red (`r0`: pixels with x + y
 /// even) and black (`r1`) packed coefficient blocks.
@@ -262,6 +495,7 @@ fn build_row(
 ) {
     let hw = w.div_ceil(2);
     let t = |f: usize| &terms[(y * NT + f) * w..(y * NT + f + 1) * w];
+    let (qn, qx, qy) = (t(T_QN), t(T_QX), t(T_QY));
     let (ix, iy, iz, ixx, ixy, iyy, ixz, iyz, m) = (
         t(T_IX),
         t(T_IY),
@@ -294,70 +528,107 @@ fn build_row(
     shift_left(v, &mut sc.vr);
     let (delta2, gamma2) = (params.delta * 0.5, params.gamma * 0.5);
     {
-        let mut f = sc.coef.chunks_exact_mut(w);
-        let mut next = || f.next().expect("NC fields");
-        let (o_a12, o_invu, o_invv, o_rhs1, o_rhs2, o_wl, o_wr, o_wu, o_wd) = (
-            next(),
-            next(),
-            next(),
-            next(),
-            next(),
-            next(),
-            next(),
-            next(),
-            next(),
+        // Every slice is cut to exactly `w` so that the loop below has no bounds checks and
+        // vectorises.
+        let (o_a12, rest) = sc.coef.split_at_mut(w);
+        let (o_invu, rest) = rest.split_at_mut(w);
+        let (o_invv, rest) = rest.split_at_mut(w);
+        let (o_rhs1, rest) = rest.split_at_mut(w);
+        let (o_rhs2, rest) = rest.split_at_mut(w);
+        let (o_wl, rest) = rest.split_at_mut(w);
+        let (o_wr, rest) = rest.split_at_mut(w);
+        let (o_wu, rest) = rest.split_at_mut(w);
+        let o_wd = &mut rest[..w];
+        let (wl, wr, ul, ur, vl, vr) = (
+            &sc.wl[..w],
+            &sc.wr[..w],
+            &sc.ul[..w],
+            &sc.ur[..w],
+            &sc.vl[..w],
+            &sc.vr[..w],
         );
-        let (wl, wr, ul, ur, vl, vr) = (&sc.wl, &sc.wr, &sc.ul, &sc.ur, &sc.vl, &sc.vr);
-        for x in 0..w {
-            let (a, b) = (du[x], dv[x]);
-            // Brightness constancy, normalised by the gradient magnitude.
-            let n = 1.0 / (ix[x] * ix[x] + iy[x] * iy[x] + ZETA2);
-            let r = iz[x] + ix[x] * a + iy[x] * b;
-            let wdat = m[x] * delta2 / (r * r * n + EPS2).sqrt() * n;
-            // Gradient constancy, each component normalised by its own Hessian row.
-            let nx = 1.0 / (ixx[x] * ixx[x] + ixy[x] * ixy[x] + ZETA2);
-            let ny = 1.0 / (iyy[x] * iyy[x] + ixy[x] * ixy[x] + ZETA2);
-            let rx = ixz[x] + ixx[x] * a + ixy[x] * b;
-            let ry = iyz[x] + ixy[x] * a + iyy[x] * b;
-            let wg = m[x] * gamma2 / (rx * rx * nx + ry * ry * ny + EPS2).sqrt();
-            let (gx, gy) = (wg * nx, wg * ny);
-            let a11 = wdat * ix[x] * ix[x] + gx * ixx[x] * ixx[x] + gy * ixy[x] * ixy[x];
-            let a12 = wdat * ix[x] * iy[x] + gx * ixx[x] * ixy[x] + gy * ixy[x] * iyy[x];
-            let a22 = wdat * iy[x] * iy[x] + gx * ixy[x] * ixy[x] + gy * iyy[x] * iyy[x];
-            let b1 = -wdat * iz[x] * ix[x] - gx * ixx[x] * ixz[x] - gy * ixy[x] * iyz[x];
-            let b2 = -wdat * iz[x] * iy[x] - gx * ixy[x] * ixz[x] - gy * iyy[x] * iyz[x];
-            // Smoothness: the pull of the base flow's differences to the four neighbours.
-            let (cu, cv) = (u[x], v[x]);
-            let su = wl[x] * (ul[x] - cu)
-                + wr[x] * (ur[x] - cu)
-                + wu[x] * (uu[x] - cu)
-                + wd[x] * (ud[x] - cu);
-            let sv = wl[x] * (vl[x] - cv)
-                + wr[x] * (vr[x] - cv)
-                + wu[x] * (vu[x] - cv)
-                + wd[x] * (vd[x] - cv);
-            let sw = wl[x] + wr[x] + wu[x] + wd[x];
-            o_a12[x] = a12;
-            o_invu[x] = 1.0 / (a11 + sw + ZETA2);
-            o_invv[x] = 1.0 / (a22 + sw + ZETA2);
-            o_rhs1[x] = b1 + su;
-            o_rhs2[x] = b2 + sv;
-            o_wl[x] = wl[x];
-            o_wr[x] = wr[x];
-            o_wu[x] = wu[x];
-            o_wd[x] = wd[x];
+        let (wu, wd, uu, ud, vu, vd) = (&wu[..w], &wd[..w], &uu[..w], &ud[..w], &vu[..w], &vd[..w]);
+        let (ix, iy, iz, ixx, ixy, iyy, ixz, iyz, m) = (
+            &ix[..w],
+            &iy[..w],
+            &iz[..w],
+            &ixx[..w],
+            &ixy[..w],
+            &iyy[..w],
+            &ixz[..w],
+            &iyz[..w],
+            &m[..w],
+        );
+        let (du, dv, u, v) = (&du[..w], &dv[..w], &u[..w], &v[..w]);
+        let (qn, qx, qy) = (&qn[..w], &qx[..w], &qy[..w]);
+        let rin = RowIn {
+            qn,
+            qx,
+            qy,
+            du,
+            dv,
+            ix,
+            iy,
+            iz,
+            ixx,
+            ixy,
+            iyy,
+            ixz,
+            iyz,
+            m,
+            u,
+            v,
+            ul,
+            ur,
+            uu,
+            ud,
+            vl,
+            vr,
+            vu,
+            vd,
+            wl,
+            wr,
+            wu,
+            wd,
+            delta2,
+            gamma2,
+        };
+        let mut x0 = 0;
+        while x0 < w {
+            let n = LANES.min(w - x0);
+            let blk = rin.block(x0, n);
+            store_lanes(o_a12, x0, n, &blk[0]);
+            store_lanes(o_invu, x0, n, &blk[1]);
+            store_lanes(o_invv, x0, n, &blk[2]);
+            store_lanes(o_rhs1, x0, n, &blk[3]);
+            store_lanes(o_rhs2, x0, n, &blk[4]);
+            x0 += n;
         }
+        o_wl.copy_from_slice(wl);
+        o_wr.copy_from_slice(wr);
+        o_wu.copy_from_slice(wu);
+        o_wd.copy_from_slice(wd);
     }
     // Split into colours: red cells of this row sit at x = 2k + (y & 1), black ones at
     // x = 2k + 1 - (y & 1).
-    let (sr, sb) = (y & 1, 1 - (y & 1));
+    let (even, odd) = if y & 1 == 0 { (r0, r1) } else { (r1, r0) };
+    let pairs = w / 2;
     for fld in 0..NC {
         let src = &sc.coef[fld * w..(fld + 1) * w];
-        for (dst, s0) in [(&mut *r0, sr), (&mut *r1, sb)] {
-            let d = &mut dst[fld * hw..(fld + 1) * hw];
-            for (k, x) in (s0..w).step_by(2).enumerate() {
-                d[k] = src[x];
-            }
+        let (de, dod) = (
+            &mut even[fld * hw..(fld + 1) * hw],
+            &mut odd[fld * hw..(fld + 1) * hw],
+        );
+        for ((pair, e), o) in src
+            .chunks_exact(2)
+            .zip(de[..pairs].iter_mut())
+            .zip(dod[..pairs].iter_mut())
+        {
+            *e = pair[0];
+            *o = pair[1];
+        }
+        if w % 2 == 1 {
+            de[pairs] = src[w - 1];
         }
     }
 }
@@ -416,16 +687,87 @@ fn sor_half_sweep(
                 &pd[1..1 + hw],
             );
             let (su, sv) = (&mut su[1..1 + hw], &mut sv[1..1 + hw]);
-            for k in 0..hw {
-                let nu = wl[k] * ul[k] + wr[k] * ur[k] + wu[k] * uu[k] + wd[k] * ud[k];
-                let nv = wl[k] * vl[k] + wr[k] * vr[k] + wu[k] * vu[k] + wd[k] * vd[k];
-                let a = su[k];
-                let a_new = a + omega * ((rhs1[k] + nu - a12[k] * sv[k]) * invu[k] - a);
-                su[k] = a_new;
-                let b = sv[k];
-                sv[k] = b + omega * ((rhs2[k] + nv - a12[k] * a_new) * invv[k] - b);
-            }
+            sor_row(
+                su,
+                sv,
+                &SorRow {
+                    wl,
+                    wr,
+                    wu,
+                    wd,
+                    ul,
+                    ur,
+                    uu,
+                    ud,
+                    vl,
+                    vr,
+                    vu,
+                    vd,
+                    a12,
+                    invu,
+                    invv,
+                    rhs1,
+                    rhs2,
+                },
+                omega,
+            );
         });
+}
+
+/// The read-only rows of one SOR half-sweep row, each `hw` long.
+struct SorRow<'a> {
+    wl: &'a [f32],
+    wr: &'a [f32],
+    wu: &'a [f32],
+    wd: &'a [f32],
+    ul: &'a [f32],
+    ur: &'a [f32],
+    uu: &'a [f32],
+    ud: &'a [f32],
+    vl: &'a [f32],
+    vr: &'a [f32],
+    vu: &'a [f32],
+    vd: &'a [f32],
+    a12: &'a [f32],
+    invu: &'a [f32],
+    invv: &'a [f32],
+    rhs1: &'a [f32],
+    rhs2: &'a [f32],
+}
+
+/// The SOR update of one packed row. `su` and `sv` are function arguments (so the compiler
+/// knows that no input row aliases them) and every input is cut to their length: the loop
+/// vectorises without run-time checks.
+#[inline(never)]
+fn sor_row(su: &mut [f32], sv: &mut [f32], r: &SorRow, omega: f32) {
+    let n = su.len().min(sv.len());
+    let (su, sv) = (&mut su[..n], &mut sv[..n]);
+    let wl = &r.wl[..n];
+    let wr = &r.wr[..n];
+    let wu = &r.wu[..n];
+    let wd = &r.wd[..n];
+    let ul = &r.ul[..n];
+    let ur = &r.ur[..n];
+    let uu = &r.uu[..n];
+    let ud = &r.ud[..n];
+    let vl = &r.vl[..n];
+    let vr = &r.vr[..n];
+    let vu = &r.vu[..n];
+    let vd = &r.vd[..n];
+    let a12 = &r.a12[..n];
+    let invu = &r.invu[..n];
+    let invv = &r.invv[..n];
+    let rhs1 = &r.rhs1[..n];
+    let rhs2 = &r.rhs2[..n];
+    for k in 0..n {
+        let nu = wl[k] * ul[k] + wr[k] * ur[k] + wu[k] * uu[k] + wd[k] * ud[k];
+        let nv = wl[k] * vl[k] + wr[k] * vr[k] + wu[k] * vu[k] + wd[k] * vd[k];
+        let a = su[k];
+        let a_new = a + omega * ((rhs1[k] + nu - a12[k] * sv[k]) * invu[k] - a);
+        su[k] = a_new;
+        let b = sv[k];
+        sv[k] = b + omega * ((rhs2[k] + nv - a12[k] * a_new) * invv[k] - b);
+    }
 }
 
 fn split_colours(buf: &mut [Vec<f32>; 2], c: usize) -> (&mut [f32], &[f32]) {
@@ -444,9 +786,17 @@ fn unpack(w: usize, packed: &[Vec<f32>; 2], out: &mut [f32]) {
         .enumerate()
         .with_min_len(super::min_rows(w))
         .for_each(|(y, o)| {
-            for (x, v) in o.iter_mut().enumerate() {
-                let c = (x + y) & 1;
-                *v = packed[c][(y + 1) * pw + (x >> 1) + 1];
+            // Even x come from colour (y & 1), odd x from the other one.
+            let (ce, co) = (y & 1, 1 - (y & 1));
+            let row = |c: usize| &packed[c][(y + 1) * pw + 1..(y + 2) * pw - 1];
+            let (pe, po) = (row(ce), row(co));
+            let pairs = w / 2;
+            for ((pair, &e), &od) in o.chunks_exact_mut(2).zip(&pe[..pairs]).zip(&po[..pairs]) {
+                pair[0] = e;
+                pair[1] = od;
+            }
+            if w % 2 == 1 {
+                o[w - 1] = pe[pairs];
             }
         });
 }
