@@ -229,6 +229,18 @@ fn refine(coarse: &Grid, sa: &Plane, sb: &Plane, params: &GlobalSearch) -> Grid 
 /// the patches around, up to the working width, fine enough to separate a subject a few
 /// percent of the image wide from the background moving past it.
 pub fn initial_flow(a: &Plane, b: &Plane, params: &GlobalSearch) -> Option<FlowField> {
+    initial_flow_sized(a, b, params, None)
+}
+
+/// [`initial_flow`] produced directly at `size` (a smaller field with the images' aspect, in
+/// pixels of that size), e.g. the pyramid level DIS starts at, to save filling and shrinking
+/// a full-size field.
+pub fn initial_flow_sized(
+    a: &Plane,
+    b: &Plane,
+    params: &GlobalSearch,
+    size: Option<(usize, usize)>,
+) -> Option<FlowField> {
     let (w, h) = (a.width, a.height);
     let f = w.div_ceil(params.width).max(1);
     let (sa, sb) = (shrink(a, f), shrink(b, f));
@@ -267,23 +279,27 @@ pub fn initial_flow(a: &Plane, b: &Plane, params: &GlobalSearch) -> Option<FlowF
     let fine = refine(&middle, &sa, &sb, params);
     let (gx, gy, grid) = (fine.gx, fine.gy, fine.cells);
 
-    // Dense flow at full size: bilinear over the patch centres, scaled back up by f.
+    // Dense flow of the requested size: bilinear over the patch centres; a pixel of the output
+    // is `zoom` full-size pixels, a working pixel `f` of them.
+    let (ow, oh) = size.unwrap_or((w, h));
     let centre = (n as f32 - 1.0) / 2.0;
     let step = params.stride as f32;
-    let scale = f as f32;
-    let mut flow = FlowField::new(w, h);
+    let (zx, zy) = (w as f32 / ow as f32, h as f32 / oh as f32);
+    let (to_wx, to_wy) = (zx / f as f32, zy / f as f32);
+    let (vx, vy) = (f as f32 / zx, f as f32 / zy);
+    let mut flow = FlowField::new(ow, oh);
     flow.u
-        .par_chunks_mut(w)
-        .zip(flow.v.par_chunks_mut(w))
+        .par_chunks_mut(ow)
+        .zip(flow.v.par_chunks_mut(ow))
         .enumerate()
         .for_each(|(y, (ur, vr))| {
             let gyf =
-                (((y as f32 + 0.5) / scale - 0.5 - centre) / step).clamp(0.0, (gy - 1) as f32);
+                (((y as f32 + 0.5) * to_wy - 0.5 - centre) / step).clamp(0.0, (gy - 1) as f32);
             let (j0, ty) = (gyf.floor() as usize, gyf.fract());
             let j1 = (j0 + 1).min(gy - 1);
-            for x in 0..w {
+            for x in 0..ow {
                 let gxf =
-                    (((x as f32 + 0.5) / scale - 0.5 - centre) / step).clamp(0.0, (gx - 1) as f32);
+                    (((x as f32 + 0.5) * to_wx - 0.5 - centre) / step).clamp(0.0, (gx - 1) as f32);
                 let (i0, tx) = (gxf.floor() as usize, gxf.fract());
                 let i1 = (i0 + 1).min(gx - 1);
                 let at = |i: usize, j: usize| grid[j * gx + i];
@@ -293,8 +309,8 @@ pub fn initial_flow(a: &Plane, b: &Plane, params: &GlobalSearch) -> Option<FlowF
                 let top = lerp(at(i0, j0), at(i1, j0), tx);
                 let bot = lerp(at(i0, j1), at(i1, j1), tx);
                 let (u, v) = lerp(top, bot, ty);
-                ur[x] = u * scale;
-                vr[x] = v * scale;
+                ur[x] = u * vx;
+                vr[x] = v * vy;
             }
         });
     Some(flow)
@@ -376,18 +392,22 @@ pub fn compute_flow_large(
     params: &super::FlowParams,
 ) -> crate::error::Result<FlowField> {
     let search = GlobalSearch::default();
-    let Some(init) = initial_flow(a, b, &search) else {
-        return super::compute_flow(a, b, params, None);
-    };
     // The seed resolves the motion at the working copy's resolution, so the pyramid starts
-    // at about that size instead of its usual ~40 px: coarser levels would blur away the
-    // seed's detail (a subject moving against the background).
+    // two levels below that size instead of at its usual ~40 px: much coarser levels would
+    // blur away the seed's detail (a subject moving against the background), while two
+    // levels of refinement before the working resolution keep small motions accurate
+    // (Middlebury Urban: quality 0.96 px, against 1.37 px when starting at the seed's size).
     let mut p = params.clone();
     let levels = (a.width as f32 / search.width as f32)
         .log2()
         .floor()
         .max(0.0) as usize;
-    p.coarsest_scale = Some(levels.max(p.finest_scale));
+    let start = (levels + 2).max(p.finest_scale);
+    p.coarsest_scale = Some(start);
+    let size = super::pyramid::level_size(a.width, a.height, start);
+    let Some(init) = initial_flow_sized(a, b, &search, Some(size)) else {
+        return super::compute_flow(a, b, params, None);
+    };
     super::compute_flow(a, b, &p, Some(&init))
 }
 

@@ -65,8 +65,8 @@ use inverse_search::LevelImages;
 use pyramid::{auto_coarsest_scale, Pyramid};
 
 /// Dense flow from `a` to `b` (same size), optionally starting from `init` (a flow of the
-/// same size, e.g. the previous frame's), which then replaces the zero guess at the coarsest
-/// level.
+/// same size, e.g. the previous frame's, or a smaller one with the same aspect, in pixels of
+/// its own size), which then replaces the zero guess at the coarsest level.
 pub fn compute_flow(
     a: &Plane,
     b: &Plane,
@@ -88,9 +88,9 @@ pub fn compute_flow(
         )));
     }
     if let Some(f) = init {
-        if (f.width, f.height) != (w, h) {
+        if f.width == 0 || f.height == 0 || f.width > w || f.height > h {
             return Err(Error::usage(format!(
-                "the initial flow is {}x{} but the images are {w}x{h}; pass a flow of the image size",
+                "the initial flow is {}x{} but the images are {w}x{h}; pass a flow of the image size or smaller",
                 f.width, f.height
             )));
         }
@@ -311,10 +311,18 @@ mod tests {
             &Plane::new(8, 8),
             &Plane::new(8, 8),
             &FlowParams::default(),
-            Some(&FlowField::new(4, 4)),
+            Some(&FlowField::new(16, 16)),
         )
         .unwrap_err();
-        assert!(e.to_string().contains("4x4"));
+        assert!(e.to_string().contains("16x16"));
+        // A smaller seed (a coarse level's size) is accepted and resampled.
+        assert!(compute_flow(
+            &Plane::new(8, 8),
+            &Plane::new(8, 8),
+            &FlowParams::default(),
+            Some(&FlowField::new(4, 4)),
+        )
+        .is_ok());
     }
 
     #[test]
