@@ -201,17 +201,24 @@ fn refine(coarse: &Grid, sa: &Plane, sb: &Plane, params: &GlobalSearch) -> Grid 
         let cx = ((i as f32 * step + centre) / 2.0 - centre) / step;
         let cy = ((j as f32 * step + centre) / 2.0 - centre) / step;
         let (i0, j0) = (cx.floor().max(0.0) as usize, cy.floor().max(0.0) as usize);
+        // The distinct answers of the (up to four) nearest coarse patches, then a small
+        // window around each; neighbours mostly agree, so this is usually 25 candidates.
+        let mut bases: [(i64, i64); 4] = [(0, 0); 4];
+        let mut nb = 0;
         for jj in j0.min(coarse.gy - 1)..(j0 + 2).min(coarse.gy) {
             for ii in i0.min(coarse.gx - 1)..(i0 + 2).min(coarse.gx) {
                 let (u, v) = coarse.cells[jj * coarse.gx + ii];
-                let (bx, by) = ((2.0 * u).round() as i64, (2.0 * v).round() as i64);
-                for dy in -2..=2 {
-                    for dx in -2..=2 {
-                        let c = (bx + dx, by + dy);
-                        if !out.contains(&c) {
-                            out.push(c);
-                        }
-                    }
+                let base = ((2.0 * u).round() as i64, (2.0 * v).round() as i64);
+                if !bases[..nb].contains(&base) {
+                    bases[nb] = base;
+                    nb += 1;
+                }
+            }
+        }
+        for &(bx, by) in &bases[..nb] {
+            for dy in -2..=2 {
+                for dx in -2..=2 {
+                    out.push((bx + dx, by + dy));
                 }
             }
         }
