@@ -25,14 +25,10 @@
 //! backward warp), [`consistency`] (forward-backward check, occlusion map), [`flo`]
 //! (Middlebury .flo files), [`viz`] (Middlebury colour coding).
 //!
-//! Measured against OpenCV 4 DIS (2 threads, 2-core machine shared with other work, median of
-//! 5 runs; flow_eval example vs scripts/peer_dis.py on the same PNGs), EPE in px / ms:
-//!
-//! | pair                       | fast       | balanced   | quality     | CV fast    | CV medium   |
-//! |----------------------------|------------|------------|-------------|------------|-------------|
-//! | Middlebury urban 640x480   | 1.12 / 6   | 0.99 / 8   | 0.98 / 10   | 1.76 / 6   | 1.99 / 40   |
-//! | urban real pair at 1080p   | 2.21 / 42  | 1.79 / 60  | 1.56 / 74   | 3.93 / 42  | 4.13 / 245  |
-//! | urban warped, 1080p        | 1.60 / 48  | 0.98 / 79  | 0.80 / 84   | 1.33 / 45  | 1.03 / 253  |
+//! Before the passes, [`global_search`] can seed the pyramid for large displacements
+//! (neighbouring cameras of a ring): `global_search::compute_flow_large` is what the CLI and
+//! view synthesis use. Measurements against OpenCV's DIS, run side by side by
+//! `make bench-peer`, are in benches/README.md.
 //!
 //! Conventions: (u, v) in pixels from the first image to the second; pixel (0, 0) is the centre
 //! of the top-left pixel. Parallel work is split into pieces of fixed size, so results are the
