@@ -4,7 +4,7 @@ use anyhow::Result;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use timeslice::flow::{self, FlowField, FlowParams, Preset};
+use timeslice::flow::{self, FlowField};
 use timeslice::frame::Plane;
 use timeslice::output::AtomicOutput;
 use timeslice::{Error, RgbImage};
@@ -69,13 +69,7 @@ fn write_png(path: &Path, img: &RgbImage) -> Result<()> {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let preset: Preset = a.preset.parse().map_err(|_| {
-        Error::usage(format!(
-            "unknown preset '{}': use fast, balanced or quality",
-            a.preset
-        ))
-    })?;
-    let params = FlowParams::preset(preset);
+    let params = super::interp::preset(&a.preset)?;
     let (ia, ib) = (super::load_image(&a.a)?, super::load_image(&a.b)?);
     if (ia.width, ia.height) != (ib.width, ib.height) {
         return Err(Error::usage(format!(

@@ -119,20 +119,15 @@ fn ssim_channel(a: &RgbImage, b: &RgbImage, c: usize) -> f64 {
 }
 
 fn global_ssim(a: &RgbImage, b: &RgbImage, c: usize) -> f64 {
-    let xs: Vec<f64> = a
-        .data
-        .iter()
-        .skip(c)
-        .step_by(3)
-        .map(|&v| v as f64)
-        .collect();
-    let ys: Vec<f64> = b
-        .data
-        .iter()
-        .skip(c)
-        .step_by(3)
-        .map(|&v| v as f64)
-        .collect();
+    let channel = |img: &RgbImage| -> Vec<f64> {
+        img.data
+            .iter()
+            .skip(c)
+            .step_by(3)
+            .map(|&v| v as f64)
+            .collect()
+    };
+    let (xs, ys) = (channel(a), channel(b));
     let n = xs.len() as f64;
     let (mx, my) = (xs.iter().sum::<f64>() / n, ys.iter().sum::<f64>() / n);
     let vx = xs.iter().map(|x| (x - mx).powi(2)).sum::<f64>() / n;
