@@ -166,6 +166,17 @@ impl Drop for AtomicOutput {
     }
 }
 
+/// Writes an image atomically, in the format its extension names (PNG or JPEG).
+pub fn save_image(path: &Path, img: impl Into<image::DynamicImage>) -> Result<()> {
+    let format = image::ImageFormat::from_path(path)
+        .map_err(|_| Error::usage(format!("{}: name the image .png or .jpg", path.display())))?;
+    let out = AtomicOutput::file(path)?;
+    img.into()
+        .save_with_format(out.path(), format)
+        .map_err(|e| Error::output(path, format!("cannot write image ({e})")))?;
+    out.commit()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -292,13 +292,29 @@ pub fn render_freeze(
     let mut shots = Vec::new();
     let mut synthesized = 0;
     for batch in jobs.chunks(chunk) {
+        // Each camera the batch needs is decoded once, even when a camera frame and the pairs
+        // on either side of it all use it.
+        let mut needed: Vec<usize> = batch
+            .iter()
+            .flat_map(|job| match job {
+                Job::Camera { camera, .. } => vec![*camera],
+                Job::Pair { from, to, .. } => vec![*from, *to],
+            })
+            .collect();
+        needed.sort_unstable();
+        needed.dedup();
+        let decoded = needed
+            .par_iter()
+            .map(|&c| decode(c))
+            .collect::<Result<Vec<RgbImage>>>()?;
+        let frame = |camera: usize| &decoded[needed.binary_search(&camera).expect("decoded")];
         let made: Vec<Result<Vec<(RgbImage, u32)>>> = batch
             .par_iter()
             .map(|job| match job {
-                Job::Camera { camera, held } => Ok(vec![(decode(*camera)?, *held)]),
+                // Pushed straight from `decoded` below.
+                Job::Camera { .. } => Ok(Vec::new()),
                 Job::Pair { from, to, views } => {
-                    let (a, b) = (decode(*from)?, decode(*to)?);
-                    let pair = PairFlow::compute(&a, &b, &opts.flow)?;
+                    let pair = PairFlow::compute(frame(*from), frame(*to), &opts.flow)?;
                     Ok(views
                         .iter()
                         .map(|&(t, held)| (pair.synthesize(t), held))
@@ -312,6 +328,7 @@ pub fn render_freeze(
             }
             match job {
                 Job::Camera { camera, held } => {
+                    writer.push(frame(*camera), *held)?;
                     let c = &cams[*camera];
                     shots.push(CameraShot {
                         name: c.name.clone(),

@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 use timeslice::eval;
 use timeslice::interp::{interpolate, Method};
-use timeslice::output::AtomicOutput;
+use timeslice::output::save_image;
 use timeslice::{Error, RgbImage};
 
 /// Measure image quality.
@@ -38,12 +38,8 @@ struct LooArgs {
     /// Distance (in views) from a held-out view to the two it is made from.
     #[arg(long, default_value_t = 1)]
     stride: usize,
-    /// Synthesis method.
-    #[arg(long, value_enum, default_value = "flow")]
-    method: Method,
-    /// Flow preset: fast, balanced or quality.
-    #[arg(long, default_value = "balanced")]
-    preset: String,
+    #[command(flatten)]
+    synthesis: super::interp::Synthesis,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -133,11 +129,7 @@ fn write_sheet(path: &std::path::Path, rows: &[[RgbImage; 3]]) -> Result<()> {
             );
         }
     }
-    let out = AtomicOutput::file(path)?;
-    sheet
-        .save_with_format(out.path(), image::ImageFormat::Png)
-        .map_err(|e| Error::output(path, format!("cannot write PNG ({e})")))?;
-    out.commit()?;
+    save_image(path, sheet)?;
     Ok(())
 }
 
@@ -155,7 +147,10 @@ fn loo(a: LooArgs) -> Result<()> {
         ))
         .into());
     }
-    let params = super::interp::preset(&a.preset)?;
+    let (method, params) = (
+        a.synthesis.method,
+        super::interp::preset(&a.synthesis.preset)?,
+    );
     let mut results = Vec::new();
     let mut sheet_rows = Vec::new();
     for &i in &held {
@@ -165,7 +160,7 @@ fn loo(a: LooArgs) -> Result<()> {
             &super::load_image(pa)?,
             &super::load_image(pb)?,
             0.5,
-            a.method,
+            method,
             &params,
         )?;
         if (made.width, made.height) != (truth.width, truth.height) {
@@ -187,7 +182,7 @@ fn loo(a: LooArgs) -> Result<()> {
     }
     let n = results.len() as f64;
     let report = Loo {
-        method: a.method,
+        method,
         stride: k,
         mean_psnr: results.iter().map(|r| r.psnr.min(100.0)).sum::<f64>() / n,
         mean_ssim: results.iter().map(|r| r.ssim).sum::<f64>() / n,
@@ -205,7 +200,7 @@ fn loo(a: LooArgs) -> Result<()> {
         }
         println!(
             "{:<40} {:>9.3} {:>8.4}",
-            format!("mean ({:?}, stride {k})", a.method).to_lowercase(),
+            format!("mean ({:?}, stride {k})", method).to_lowercase(),
             report.mean_psnr,
             report.mean_ssim
         );

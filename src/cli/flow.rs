@@ -2,11 +2,11 @@
 
 use anyhow::Result;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 use timeslice::flow::{self, FlowField};
 use timeslice::frame::Plane;
-use timeslice::output::AtomicOutput;
+use timeslice::output::{save_image, AtomicOutput};
 use timeslice::{Error, RgbImage};
 
 /// Dense optical flow from image A to image B (DIS, Kroeger et al. 2016), written as a
@@ -59,15 +59,6 @@ struct Report {
     out: PathBuf,
 }
 
-fn write_png(path: &Path, img: &RgbImage) -> Result<()> {
-    let out = AtomicOutput::file(path)?;
-    img.to_image()
-        .save_with_format(out.path(), image::ImageFormat::Png)
-        .map_err(|e| Error::output(path, format!("cannot write PNG ({e})")))?;
-    out.commit()?;
-    Ok(())
-}
-
 pub fn run(a: Args) -> Result<()> {
     let params = super::interp::preset(&a.preset)?;
     let (ia, ib) = (super::load_image(&a.a)?, super::load_image(&a.b)?);
@@ -78,8 +69,8 @@ pub fn run(a: Args) -> Result<()> {
         ))
         .into());
     }
-    // Check the outputs can be written before computing anything.
-    let out = AtomicOutput::file(&a.out)?;
+    // Fail now, before computing anything, if the output folder is not writable.
+    drop(AtomicOutput::file(&a.out)?);
     let (pa, pb) = (Plane::luma(&ia), Plane::luma(&ib));
     let mut times = Vec::new();
     let mut field: Option<FlowField> = None;
@@ -94,10 +85,9 @@ pub fn run(a: Args) -> Result<()> {
     }
     let field = field.expect("computed at least once");
     times.sort_by(f64::total_cmp);
-    flow::write_flo(out.path(), &field)?;
-    out.commit()?;
+    flow::write_flo(&a.out, &field)?;
     if let Some(v) = &a.viz {
-        write_png(v, &flow::flow_to_rgb(&field, None))?;
+        save_image(v, flow::flow_to_rgb(&field, None).to_image())?;
     }
     if let Some(c) = &a.consistency {
         let back = if a.no_global_search {
@@ -115,7 +105,7 @@ pub fn run(a: Args) -> Result<()> {
                 .flat_map(|&ok| if ok { [0, 0, 0] } else { [255, 255, 255] })
                 .collect(),
         );
-        write_png(c, &mask)?;
+        save_image(c, mask.to_image())?;
     }
     let mags: Vec<f64> = field
         .u

@@ -4,7 +4,7 @@ use anyhow::Result;
 use std::path::PathBuf;
 use timeslice::flow::{FlowParams, Preset};
 use timeslice::interp::{interpolate, Method, PairFlow};
-use timeslice::output::AtomicOutput;
+use timeslice::output::{save_image, AtomicOutput};
 use timeslice::Error;
 
 /// Synthesize the view a fraction of the way from camera A to camera B.
@@ -23,12 +23,8 @@ pub struct Args {
     /// Output image (PNG or JPEG by extension).
     #[arg(long, short)]
     out: PathBuf,
-    /// Synthesis method: flow (splatting), or the crossfade / nearest baselines.
-    #[arg(long, value_enum, default_value = "flow")]
-    method: Method,
-    /// Flow preset: fast, balanced or quality.
-    #[arg(long, default_value = "balanced")]
-    preset: String,
+    #[command(flatten)]
+    synthesis: Synthesis,
     /// Print a JSON report, with the milliseconds of the synthesis (images decoded).
     #[arg(long)]
     json: bool,
@@ -36,6 +32,17 @@ pub struct Args {
     /// the middle one (for benchmarks: the time covers the flows and every view).
     #[arg(long, default_value_t = 0, hide = true)]
     views: u32,
+}
+
+/// How views are synthesized (shared by `interp` and `eval loo`).
+#[derive(clap::Args)]
+pub struct Synthesis {
+    /// Synthesis method: flow (splatting), or the crossfade / nearest baselines.
+    #[arg(long, value_enum, default_value = "flow")]
+    pub method: Method,
+    /// Flow preset: fast, balanced or quality.
+    #[arg(long, default_value = "balanced")]
+    pub preset: String,
 }
 
 pub fn preset(name: &str) -> Result<FlowParams> {
@@ -55,29 +62,27 @@ pub fn run(a: Args) -> Result<()> {
         ))
         .into());
     }
-    let params = preset(&a.preset)?;
+    let (method, params) = (a.synthesis.method, preset(&a.synthesis.preset)?);
     let (ia, ib) = (super::load_image(&a.a)?, super::load_image(&a.b)?);
-    let out = AtomicOutput::file(&a.out)?;
+    // Fail now, before computing anything, on a bad output name or an unwritable folder.
+    image::ImageFormat::from_path(&a.out)
+        .map_err(|_| Error::usage(format!("{}: name the output .png or .jpg", a.out.display())))?;
+    drop(AtomicOutput::file(&a.out)?);
     let t0 = std::time::Instant::now();
-    let view = if a.views > 0 && a.method == Method::Flow {
+    let view = if a.views > 0 && method == Method::Flow {
         let pair = PairFlow::compute(&ia, &ib, &params)?;
         let mut views: Vec<_> = (1..=a.views)
             .map(|k| pair.synthesize(k as f32 / (a.views + 1) as f32))
             .collect();
         views.swap_remove(views.len() / 2)
     } else {
-        interpolate(&ia, &ib, a.at, a.method, &params)?
+        interpolate(&ia, &ib, a.at, method, &params)?
     };
     let ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let format = image::ImageFormat::from_path(&a.out)
-        .map_err(|_| Error::usage(format!("{}: name the output .png or .jpg", a.out.display())))?;
-    view.to_image()
-        .save_with_format(out.path(), format)
-        .map_err(|e| Error::output(&a.out, format!("cannot write image ({e})")))?;
-    out.commit()?;
+    save_image(&a.out, view.to_image())?;
     if a.json {
         let report =
-            serde_json::json!({"out": a.out, "at": a.at, "method": a.method, "milliseconds": ms});
+            serde_json::json!({"out": a.out, "at": a.at, "method": method, "milliseconds": ms});
         println!("{report}");
     } else {
         println!(

@@ -8,7 +8,7 @@
 
 use super::FlowField;
 use crate::error::{Error, Result};
-use std::io::Write;
+use crate::output::AtomicOutput;
 use std::path::Path;
 
 /// The tag at the start of every .flo file.
@@ -98,29 +98,15 @@ pub fn write_flo(path: impl AsRef<Path>, flow: &FlowField) -> Result<()> {
             ),
         ));
     }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "flow".into());
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| {
-            f.write_all(&encode_flo(flow))?;
-            f.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
+    let out = AtomicOutput::file(path)?;
+    std::fs::write(out.path(), encode_flo(flow)).map_err(|e| {
         Error::io(
             path,
-            "cannot write flow file (check the folder exists and is writable)",
+            "cannot write flow file (check the folder is writable)",
             e,
         )
-    })
+    })?;
+    out.commit()
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ impl PairFlow {
             || compute_flow_large(&la, &lb, params),
             || compute_flow_large(&lb, &la, params),
         );
-        Self::from_flows(a, b, fwd?, bwd?)
+        Self::with_lumas(a, b, &la, &lb, fwd?, bwd?)
     }
 
     /// Uses given flows (for instance ground truth) instead of computing them.
@@ -82,11 +82,21 @@ impl PairFlow {
         fwd: FlowField,
         bwd: FlowField,
     ) -> Result<PairFlow> {
-        let (la, lb) = (Plane::luma(a), Plane::luma(b));
+        Self::with_lumas(a, b, &Plane::luma(a), &Plane::luma(b), fwd, bwd)
+    }
+
+    fn with_lumas(
+        a: &RgbImage,
+        b: &RgbImage,
+        la: &Plane,
+        lb: &Plane,
+        fwd: FlowField,
+        bwd: FlowField,
+    ) -> Result<PairFlow> {
         let ca = consistency(&fwd, &bwd, ConsistencyParams::default())?;
         let cb = consistency(&bwd, &fwd, ConsistencyParams::default())?;
-        let weight_a = importance(&la, &lb, &fwd, &ca.confidence);
-        let weight_b = importance(&lb, &la, &bwd, &cb.confidence);
+        let weight_a = importance(la, lb, &fwd, &ca.confidence);
+        let weight_b = importance(lb, la, &bwd, &cb.confidence);
         Ok(PairFlow {
             a: Plane::channels(a),
             b: Plane::channels(b),

@@ -4,7 +4,7 @@
 use super::{SampleRig, SampleSpec};
 use crate::error::{Error, Result};
 use crate::media::encode::{ClipWriter, Codec, EncodeSettings};
-use crate::output::AtomicOutput;
+use crate::output::{save_image, AtomicOutput};
 use crate::progress::Progress;
 use crate::project::{CameraSource, Project, PROJECT_FILE};
 use rayon::prelude::*;
@@ -87,14 +87,9 @@ pub fn generate(
         .try_for_each(|(cam, path)| -> Result<()> {
             let renderer = sample.camera_renderer(cam);
             if stills {
-                let out = AtomicOutput::file(path)?;
-                renderer
-                    .frame(sample.event_frame())
-                    .to_image()
-                    .save_with_format(out.path(), image::ImageFormat::Png)
-                    .map_err(|e| Error::output(path, format!("cannot write PNG ({e})")))?;
+                save_image(path, renderer.frame(sample.event_frame()).to_image())?;
                 progress.advance(1);
-                return out.commit();
+                return Ok(());
             }
             let mut settings = EncodeSettings::new(Codec::H264, spec.width, spec.height, spec.fps);
             settings.threads = 1;
@@ -183,13 +178,10 @@ fn write_truth_views(
             let cam = crate::camera::interpolate(ca, cb, t, &rig.focus, &rig.up);
             let file = format!("{sub}/{t:.3}.png");
             let path = dir.join(&file);
-            let out = AtomicOutput::file(&path)?;
-            sample
-                .render_view(&cam, sample.event_frame())
-                .to_image()
-                .save_with_format(out.path(), image::ImageFormat::Png)
-                .map_err(|e| Error::output(&path, format!("cannot write PNG ({e})")))?;
-            out.commit()?;
+            save_image(
+                &path,
+                sample.render_view(&cam, sample.event_frame()).to_image(),
+            )?;
             listed.push(TruthView {
                 a: ca.name.clone(),
                 b: cb.name.clone(),
@@ -219,15 +211,8 @@ fn write_truth_flow(sample: &SampleRig, dir: &Path, progress: &dyn Progress) -> 
         let t = super::truth_flow::truth_flow(sample, &cams[a], &cams[b], sample.event_frame());
         let name = format!("{}-{}", cams[a].name, cams[b].name);
         let flo = dir.join(format!("{name}.flo"));
-        let out = AtomicOutput::file(&flo)?;
-        crate::flow::write_flo(out.path(), &t.flow)?;
-        out.commit()?;
-        let png = dir.join(format!("{name}-occlusion.png"));
-        let out = AtomicOutput::file(&png)?;
-        t.mask_image()
-            .save_with_format(out.path(), image::ImageFormat::Png)
-            .map_err(|e| Error::output(&png, format!("cannot write PNG ({e})")))?;
-        out.commit()?;
+        crate::flow::write_flo(&flo, &t.flow)?;
+        save_image(&dir.join(format!("{name}-occlusion.png")), t.mask_image())?;
         progress.advance(1);
     }
     progress.end();
