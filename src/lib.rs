@@ -13,6 +13,7 @@ pub mod flow;
 pub mod frame;
 pub mod interp;
 pub mod media;
+pub mod memory;
 pub mod natsort;
 pub mod output;
 pub mod progress;

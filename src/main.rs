@@ -5,5 +5,6 @@ mod cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    timeslice::memory::keep_freed_memory();
     cli::main()
 }

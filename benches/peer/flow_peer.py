@@ -87,6 +87,7 @@ def pairs(tmp, quick):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of all methods")
     ap.add_argument("--quick", action="store_true", help="960x540 rig pairs instead of 1920x1080")
     args = ap.parse_args()
     cv2.setNumThreads(2)
@@ -105,10 +106,18 @@ def main():
                 ("timeslice balanced", lambda: ours(a, b, "balanced", args.repeat, tmp)),
                 ("timeslice quality", lambda: ours(a, b, "quality", args.repeat, tmp)),
             ]
-            for method, run in methods:
-                flow, ms = run()
+            # Rounds interleave the methods, so that a slow spell of a shared machine hits all
+            # of them alike; each method's time is the median of its per-round medians.
+            times = {m: [] for m, _ in methods}
+            flows = {}
+            for _ in range(args.rounds):
+                for method, run in methods:
+                    flows[method], ms = run()
+                    times[method].append(ms)
+            for method, _ in methods:
+                flow = flows[method]
                 vis = epe(flow, truth, mask) if mask is not None else float("nan")
-                rows.append((method, name, f"{w}x{h}", ms, epe(flow, truth), vis))
+                rows.append((method, name, f"{w}x{h}", statistics.median(times[method]), epe(flow, truth), vis))
     print(f"{'method':<22} {'pair':<20} {'size':>10} {'ms':>9} {'EPE all':>9} {'EPE vis':>9}")
     for m, p, s, ms, e, v in rows:
         print(f"{m:<22} {p:<20} {s:>10} {ms:>9.1f} {e:>9.3f} {v:>9.3f}")

@@ -20,6 +20,7 @@
 use super::inverse_search::PatchFlow;
 use super::FlowField;
 use crate::frame::Plane;
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 const EPS: f32 = 1.0 / 255.0;
@@ -28,7 +29,6 @@ const EPS: f32 = 1.0 / 255.0;
 pub(crate) fn densify(pf: &PatchFlow, i0: &Plane, i1: &Plane) -> FlowField {
     let (w, h) = (i0.width, i0.height);
     let ps = pf.grid.size;
-    let nx = pf.grid.xs.len();
     let mut out = FlowField::new(w, h);
     out.u
         .par_chunks_mut(w)
@@ -38,46 +38,61 @@ pub(crate) fn densify(pf: &PatchFlow, i0: &Plane, i1: &Plane) -> FlowField {
         .for_each_init(
             // Per-thread scratch, reused across rows.
             || (vec![0f32; w], vec![0f32; ps + 1]),
-            |(wsum, warped), (y, (ur, vr))| {
-                wsum.fill(0.0);
-                let i0r = i0.row(y);
-                for (j, &y0) in pf.grid.ys.iter().enumerate() {
-                    if y < y0 || y >= y0 + ps {
-                        continue;
-                    }
-                    for (i, &x0) in pf.grid.xs.iter().enumerate() {
-                        let k = j * nx + i;
-                        let (pu, pv, off) = (pf.u[k], pf.v[k], pf.offset[k]);
-                        sample_row(i1, x0, y, pu, pv, &mut warped[..ps]);
-                        let t = &i0r[x0..x0 + ps];
-                        let (ws, us, vs) = (
-                            &mut wsum[x0..x0 + ps],
-                            &mut ur[x0..x0 + ps],
-                            &mut vr[x0..x0 + ps],
-                        );
-                        for px in 0..ps {
-                            let d = (warped[px] - t[px] - off).abs();
-                            let wt = 1.0 / d.max(EPS);
-                            ws[px] += wt;
-                            us[px] += wt * pu;
-                            vs[px] += wt * pv;
-                        }
-                    }
-                }
-                for x in 0..w {
-                    // Every pixel is covered by at least one patch, so wsum > 0.
-                    let inv = 1.0 / wsum[x];
-                    ur[x] *= inv;
-                    vr[x] *= inv;
-                }
-            },
+            |(wsum, warped), (y, (ur, vr))| densify_row(pf, i0, i1, y, wsum, warped, ur, vr),
         );
     out
 }
 
+/// Row `y` of [`densify`]; `wsum` and `warped` are scratch.
+#[allow(clippy::too_many_arguments)]
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn densify_row(
+    pf: &PatchFlow,
+    i0: &Plane,
+    i1: &Plane,
+    y: usize,
+    wsum: &mut [f32],
+    warped: &mut [f32],
+    ur: &mut [f32],
+    vr: &mut [f32],
+) {
+    let (w, ps, nx) = (i0.width, pf.grid.size, pf.grid.xs.len());
+    wsum.fill(0.0);
+    let i0r = i0.row(y);
+    for (j, &y0) in pf.grid.ys.iter().enumerate() {
+        if y < y0 || y >= y0 + ps {
+            continue;
+        }
+        for (i, &x0) in pf.grid.xs.iter().enumerate() {
+            let k = j * nx + i;
+            let (pu, pv, off) = (pf.u[k], pf.v[k], pf.offset[k]);
+            sample_row(i1, x0, y, pu, pv, &mut warped[..ps]);
+            let t = &i0r[x0..x0 + ps];
+            let (ws, us, vs) = (
+                &mut wsum[x0..x0 + ps],
+                &mut ur[x0..x0 + ps],
+                &mut vr[x0..x0 + ps],
+            );
+            for px in 0..ps {
+                let d = (warped[px] - t[px] - off).abs();
+                let wt = 1.0 / d.max(EPS);
+                ws[px] += wt;
+                us[px] += wt * pu;
+                vs[px] += wt * pv;
+            }
+        }
+    }
+    for x in 0..w {
+        // Every pixel is covered by at least one patch, so wsum > 0.
+        let inv = 1.0 / wsum[x];
+        ur[x] *= inv;
+        vr[x] *= inv;
+    }
+}
+
 /// `out[px] = I1(x0 + px + u, y + v)` for px in 0..out.len(), bilinear; the weights are shared
 /// by the whole run, and the border is replicated only when the run leaves the image.
-#[inline]
+#[inline(always)]
 fn sample_row(i1: &Plane, x0: usize, y: usize, u: f32, v: f32, out: &mut [f32]) {
     let (w, h) = (i1.width, i1.height);
     let n = out.len();

@@ -5,6 +5,7 @@
 //! Pixel (0, 0) is the centre of the top-left pixel; the flow at pixel (x, y) says that the
 //! point seen there in the first image is seen at (x + u, y + v) in the second.
 
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 /// Flow values above this magnitude (or NaN) mean "unknown", as in the Middlebury format.
@@ -134,43 +135,62 @@ impl FlowField {
             .for_each_init(
                 || (vec![0f32; sw], vec![0f32; sw]),
                 |(tu, tv), (y, (ur, vr))| {
-                    let fy = ((y as f32 + 0.5) * sy - 0.5).clamp(0.0, (self.height - 1) as f32);
-                    let y0 = fy as usize;
-                    let y1 = (y0 + 1).min(self.height - 1);
-                    let wy = fy - y0 as f32;
-                    let (u0, u1) = (&self.u[y0 * sw..][..sw], &self.u[y1 * sw..][..sw]);
-                    let (v0, v1) = (&self.v[y0 * sw..][..sw], &self.v[y1 * sw..][..sw]);
-                    let (tu, tv) = (&mut tu[..sw], &mut tv[..sw]);
-                    for i in 0..sw {
-                        tu[i] = (u0[i] + wy * (u1[i] - u0[i])) * su;
-                        tv[i] = (v0[i] + wy * (v1[i] - v0[i])) * sv;
-                    }
-                    match width / sw {
-                        2 if width == 2 * sw => {
-                            upsample_row::<2>(tu, ur, &phases);
-                            upsample_row::<2>(tv, vr, &phases);
-                        }
-                        4 if width == 4 * sw => {
-                            upsample_row::<4>(tu, ur, &phases);
-                            upsample_row::<4>(tv, vr, &phases);
-                        }
-                        _ => {
-                            for ((&(x0, x1, wx), o), p) in
-                                cols.iter().zip(ur.iter_mut()).zip(vr.iter_mut())
-                            {
-                                *o = tu[x0] + wx * (tu[x1] - tu[x0]);
-                                *p = tv[x0] + wx * (tv[x1] - tv[x0]);
-                            }
-                        }
-                    }
+                    resize_row(self, y, sy, su, sv, &cols, &phases, tu, tv, ur, vr)
                 },
             );
         out
     }
 }
 
+/// Row `y` of [`FlowField::resize`]; `tu` and `tv` are scratch of the source width.
+#[allow(clippy::too_many_arguments)]
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn resize_row(
+    f: &FlowField,
+    y: usize,
+    sy: f32,
+    su: f32,
+    sv: f32,
+    cols: &[(usize, usize, f32)],
+    phases: &[(usize, f32)],
+    tu: &mut [f32],
+    tv: &mut [f32],
+    ur: &mut [f32],
+    vr: &mut [f32],
+) {
+    let (width, sw) = (ur.len(), f.width);
+    let fy = ((y as f32 + 0.5) * sy - 0.5).clamp(0.0, (f.height - 1) as f32);
+    let y0 = fy as usize;
+    let y1 = (y0 + 1).min(f.height - 1);
+    let wy = fy - y0 as f32;
+    let (u0, u1) = (&f.u[y0 * sw..][..sw], &f.u[y1 * sw..][..sw]);
+    let (v0, v1) = (&f.v[y0 * sw..][..sw], &f.v[y1 * sw..][..sw]);
+    let (tu, tv) = (&mut tu[..sw], &mut tv[..sw]);
+    for i in 0..sw {
+        tu[i] = (u0[i] + wy * (u1[i] - u0[i])) * su;
+        tv[i] = (v0[i] + wy * (v1[i] - v0[i])) * sv;
+    }
+    match width / sw {
+        2 if width == 2 * sw => {
+            upsample_row::<2>(tu, ur, phases);
+            upsample_row::<2>(tv, vr, phases);
+        }
+        4 if width == 4 * sw => {
+            upsample_row::<4>(tu, ur, phases);
+            upsample_row::<4>(tv, vr, phases);
+        }
+        _ => {
+            for ((&(x0, x1, wx), o), p) in cols.iter().zip(ur.iter_mut()).zip(vr.iter_mut()) {
+                *o = tu[x0] + wx * (tu[x1] - tu[x0]);
+                *p = tv[x0] + wx * (tv[x1] - tv[x0]);
+            }
+        }
+    }
+}
+
 /// `out[K i + r] = t[i + d_r] + w_r (t[i + d_r + 1] - t[i + d_r])` (border replicated), with
 /// `phases[r] = (d_r + 1, w_r)`.
+#[inline(always)]
 fn upsample_row<const K: usize>(t: &[f32], out: &mut [f32], phases: &[(usize, f32)]) {
     let n = t.len();
     let ph: [(usize, f32); K] = std::array::from_fn(|r| phases[r]);

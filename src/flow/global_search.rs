@@ -14,6 +14,7 @@
 
 use super::FlowField;
 use crate::frame::Plane;
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 /// Parameters of the search.
@@ -114,81 +115,130 @@ fn match_patches(
     let n = params.patch;
     let (sumb, sqb) = integrals(sb);
     let (gx, gy) = ((sw - n) / params.stride + 1, (sh - n) / params.stride + 1);
-    let npx = (n * n) as f64;
     let mut cells: Vec<(f32, f32)> = vec![(f32::NAN, f32::NAN); gx * gy];
     cells.par_chunks_mut(gx).enumerate().for_each(|(j, row)| {
-        let mut pa = vec![0f32; n * n];
-        let mut cands = Vec::new();
-        let mut scores: Vec<(f64, i64, i64)> = Vec::new();
-        for (i, cell) in row.iter_mut().enumerate() {
-            let (x0, y0) = (i * params.stride, j * params.stride);
-            let mut mean = 0f64;
-            for yy in 0..n {
-                for xx in 0..n {
-                    let v = sa.data[(y0 + yy) * sw + x0 + xx];
-                    pa[yy * n + xx] = v;
-                    mean += v as f64;
-                }
-            }
-            mean /= npx;
-            let mut var = 0f64;
-            for v in pa.iter_mut() {
-                *v -= mean as f32;
-                var += (*v as f64) * (*v as f64);
-            }
-            if var / npx < 1e-5 {
-                continue; // flat: nothing to match
-            }
-            cands.clear();
-            candidates(i, j, &mut cands);
-            scores.clear();
-            let (mut best, mut best_d) = (f64::MIN, (0i64, 0i64));
-            for &(dx, dy) in &cands {
-                let (bx, by) = (x0 as i64 + dx, y0 as i64 + dy);
-                if bx < 0 || by < 0 || bx + n as i64 > sw as i64 || by + n as i64 > sh as i64 {
-                    continue;
-                }
-                let (bx, by) = (bx as usize, by as usize);
-                let sb_sum = box_sum(&sumb, sw, bx, by, n);
-                let vb = box_sum(&sqb, sw, bx, by, n) - sb_sum * sb_sum / npx;
-                if vb < 1e-6 {
-                    continue;
-                }
-                // (a - ma) has zero sum, so sum (a - ma)(b - mb) = sum (a - ma) b.
-                let mut dot = 0f32;
-                for yy in 0..n {
-                    let rb = &sb.data[(by + yy) * sw + bx..(by + yy) * sw + bx + n];
-                    for (p, q) in pa[yy * n..yy * n + n].iter().zip(rb) {
-                        dot += p * q;
-                    }
-                }
-                let ncc = dot as f64 / (var * vb).sqrt();
-                if ncc > best {
-                    best = ncc;
-                    best_d = (dx, dy);
-                }
-                if check_rivals {
-                    scores.push((ncc, dx, dy));
-                }
-            }
-            if best < params.min_ncc as f64 {
-                continue;
-            }
-            if check_rivals {
-                // Ambiguous (repetitive texture): a clearly different displacement scores as well.
-                let rival = scores
-                    .iter()
-                    .filter(|(_, dx, dy)| (dx - best_d.0).abs() > 2 || (dy - best_d.1).abs() > 2)
-                    .map(|s| s.0)
-                    .fold(f64::MIN, f64::max);
-                if rival > best - 0.02 {
-                    continue;
-                }
-            }
-            *cell = (best_d.0 as f32, best_d.1 as f32);
-        }
+        match_row(
+            sa,
+            sb,
+            (&sumb, &sqb),
+            params,
+            check_rivals,
+            candidates,
+            j,
+            row,
+        )
     });
     Grid { cells, gx, gy }
+}
+
+/// Row `j` of the patch grid of [`match_patches`]; `sums` are the integral images of `sb`.
+#[allow(clippy::too_many_arguments)]
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn match_row(
+    sa: &Plane,
+    sb: &Plane,
+    sums: (&[f64], &[f64]),
+    params: &GlobalSearch,
+    check_rivals: bool,
+    candidates: Candidates,
+    j: usize,
+    row: &mut [(f32, f32)],
+) {
+    let (sw, sh) = (sa.width, sa.height);
+    let n = params.patch;
+    let npx = (n * n) as f64;
+    let (sumb, sqb) = sums;
+    let mut pa = vec![0f32; n * n];
+    let mut cands = Vec::new();
+    let mut scores: Vec<(f64, i64, i64)> = Vec::new();
+    for (i, cell) in row.iter_mut().enumerate() {
+        let (x0, y0) = (i * params.stride, j * params.stride);
+        let mut mean = 0f64;
+        for yy in 0..n {
+            for xx in 0..n {
+                let v = sa.data[(y0 + yy) * sw + x0 + xx];
+                pa[yy * n + xx] = v;
+                mean += v as f64;
+            }
+        }
+        mean /= npx;
+        let mut var = 0f64;
+        for v in pa.iter_mut() {
+            *v -= mean as f32;
+            var += (*v as f64) * (*v as f64);
+        }
+        if var / npx < 1e-5 {
+            continue; // flat: nothing to match
+        }
+        cands.clear();
+        candidates(i, j, &mut cands);
+        scores.clear();
+        let (mut best, mut best_d) = (f64::MIN, (0i64, 0i64));
+        for &(dx, dy) in &cands {
+            let (bx, by) = (x0 as i64 + dx, y0 as i64 + dy);
+            if bx < 0 || by < 0 || bx + n as i64 > sw as i64 || by + n as i64 > sh as i64 {
+                continue;
+            }
+            let (bx, by) = (bx as usize, by as usize);
+            let sb_sum = box_sum(sumb, sw, bx, by, n);
+            let vb = box_sum(sqb, sw, bx, by, n) - sb_sum * sb_sum / npx;
+            if vb < 1e-6 {
+                continue;
+            }
+            // (a - ma) has zero sum, so sum (a - ma)(b - mb) = sum (a - ma) b.
+            let dot = if n == 8 {
+                patch_dot::<8>(&pa, &sb.data[by * sw + bx..], sw)
+            } else {
+                patch_dot::<0>(&pa, &sb.data[by * sw + bx..], sw)
+            };
+            let ncc = dot as f64 / (var * vb).sqrt();
+            if ncc > best {
+                best = ncc;
+                best_d = (dx, dy);
+            }
+            if check_rivals {
+                scores.push((ncc, dx, dy));
+            }
+        }
+        if best < params.min_ncc as f64 {
+            continue;
+        }
+        if check_rivals {
+            // Ambiguous (repetitive texture): a clearly different displacement scores as well.
+            let rival = scores
+                .iter()
+                .filter(|(_, dx, dy)| (dx - best_d.0).abs() > 2 || (dy - best_d.1).abs() > 2)
+                .map(|s| s.0)
+                .fold(f64::MIN, f64::max);
+            if rival > best - 0.02 {
+                continue;
+            }
+        }
+        *cell = (best_d.0 as f32, best_d.1 as f32);
+    }
+}
+
+/// `sum a * b` over an n x n patch: `a` packed (n * n), `b` the top-left corner of the patch in
+/// an image with rows of `stride`. `N` = n when it is a compile-time constant (8, the default),
+/// so that the rows are fixed-length vector products; 0 otherwise.
+#[inline(always)]
+fn patch_dot<const N: usize>(a: &[f32], b: &[f32], stride: usize) -> f32 {
+    let n = if N == 0 { a.len().isqrt() } else { N };
+    let mut acc = [0f32; 8];
+    let mut dot = 0f32;
+    for yy in 0..n {
+        let (ra, rb) = (&a[yy * n..yy * n + n], &b[yy * stride..yy * stride + n]);
+        if N == 8 {
+            for l in 0..8 {
+                acc[l] += ra[l] * rb[l];
+            }
+        } else {
+            for (p, q) in ra.iter().zip(rb) {
+                dot += p * q;
+            }
+        }
+    }
+    dot + acc.iter().sum::<f32>()
 }
 
 /// Matches the patches of `sa` near twice the displacements of `coarse` (a filled grid on a
@@ -216,8 +266,8 @@ fn refine(coarse: &Grid, sa: &Plane, sb: &Plane, params: &GlobalSearch) -> Grid 
             }
         }
         for &(bx, by) in &bases[..nb] {
-            for dy in -2..=2 {
-                for dx in -2..=2 {
+            for dy in -1..=1 {
+                for dx in -1..=1 {
                     out.push((bx + dx, by + dy));
                 }
             }

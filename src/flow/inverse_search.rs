@@ -32,6 +32,7 @@
 use super::params::{FlowParams, MAX_PATCH_SIZE};
 use super::FlowField;
 use crate::frame::Plane;
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 /// Patch rows per stripe: the unit of parallel work and the reach of vertical propagation.
@@ -138,13 +139,19 @@ pub(crate) fn search(
             // Monomorphise the common patch sizes so that the per-pixel loops have constant
             // trip counts and vectorise; 0 means "any size".
             match patch_size {
-                8 => stripe.run::<8>(us, vs, os),
-                12 => stripe.run::<12>(us, vs, os),
-                16 => stripe.run::<16>(us, vs, os),
-                _ => stripe.run::<0>(us, vs, os),
+                8 => run_stripe::<8>(&stripe, us, vs, os),
+                12 => run_stripe::<12>(&stripe, us, vs, os),
+                16 => run_stripe::<16>(&stripe, us, vs, os),
+                _ => run_stripe::<0>(&stripe, us, vs, os),
             }
         });
     PatchFlow { grid, u, v, offset }
+}
+
+/// [`Stripe::run`], compiled for the best SIMD level of the CPU (chosen at run time).
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn run_stripe<const PS: usize>(stripe: &Stripe, us: &mut [f32], vs: &mut [f32], os: &mut [f32]) {
+    stripe.run::<PS>(us, vs, os)
 }
 
 struct Stripe<'a> {
@@ -156,6 +163,7 @@ struct Stripe<'a> {
 }
 
 impl Stripe<'_> {
+    #[inline(always)]
     fn run<const PS: usize>(&self, us: &mut [f32], vs: &mut [f32], os: &mut [f32]) {
         let nx = self.grid.xs.len();
         let rows = us.len() / nx;
@@ -271,6 +279,7 @@ impl Stripe<'_> {
         best
     }
 
+    #[inline(always)]
     fn initial_guess(&self, p: &Patch) -> (f32, f32) {
         let half = (self.grid.size as f32 - 1.0) * 0.5;
         let f = self.init;

@@ -139,7 +139,7 @@ impl FlowParams {
             },
             Preset::Balanced => FlowParams {
                 grad_descent_iterations: 12,
-                var_iterations: 4,
+                var_iterations: 3,
                 ..base
             },
             Preset::Quality => FlowParams {

@@ -8,6 +8,7 @@
 //! between levels stays aligned to a fraction of a pixel. Borders are replicated.
 
 use crate::frame::Plane;
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 /// Halves a plane (rounding the size up): separable [1 3 3 1]/8 blur and 2x subsampling.
@@ -108,16 +109,7 @@ pub fn downsample4(src: &Plane) -> Plane {
     tmp.par_chunks_mut(w)
         .zip(&ty)
         .with_min_len(super::min_rows(w))
-        .for_each(|(o, taps)| {
-            o.fill(0.0);
-            for &(y, k) in taps {
-                if k != 0.0 {
-                    for (o, &v) in o.iter_mut().zip(src.row(y)) {
-                        *o += k * v;
-                    }
-                }
-            }
-        });
+        .for_each(|(o, taps)| weighted_rows(src, taps, o));
     let mut out = Plane::new(dw, dh);
     out.data
         .par_chunks_mut(dw)
@@ -133,6 +125,20 @@ pub fn downsample4(src: &Plane) -> Plane {
             }
         });
     out
+}
+
+/// `o = sum of k * src.row(y)` over the taps (y, k): one output row of the vertical pass of
+/// [`downsample4`], compiled for the best SIMD level of the CPU.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn weighted_rows(src: &Plane, taps: &[(usize, f32)], o: &mut [f32]) {
+    o.fill(0.0);
+    for &(y, k) in taps {
+        if k != 0.0 {
+            for (o, &v) in o.iter_mut().zip(src.row(y)) {
+                *o += k * v;
+            }
+        }
+    }
 }
 
 /// Number of levels below `(width, height)` to reach a coarsest level whose larger side is

@@ -32,6 +32,7 @@
 use super::params::FlowParams;
 use super::FlowField;
 use crate::frame::Plane;
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 const ZETA2: f32 = 0.1 * 0.1;
@@ -144,105 +145,109 @@ fn image_terms(i0: &Plane, i1: &Plane, flow: &FlowField) -> Vec<f32> {
         .par_chunks_mut(NT * w)
         .enumerate()
         .with_min_len(super::min_rows(w))
-        .for_each(|(y, t)| {
-            let row = |yy: usize| yy * w..(yy + 1) * w;
-            let (yu, yd) = (y.saturating_sub(1), (y + 1).min(h - 1));
-            let (au, am, ad) = (&avg[row(yu)], &avg[row(y)], &avg[row(yd)]);
-            let (zu, zm, zd) = (&z[row(yu)], &z[row(y)], &z[row(yd)]);
-            // One-sided differences at the borders (the clamped neighbour is the pixel itself).
-            let sy = if y == 0 || y == h - 1 { 1.0 } else { 0.5 };
-            let (fields, _) = t.split_at_mut(NT * w);
-            let mut f = fields.chunks_exact_mut(w);
-            let mut next = || f.next().expect("NT fields");
-            let (ix, iy, iz, ixx, ixy, iyy, ixz, iyz, m, qn, qx, qy) = (
-                next(),
-                next(),
-                next(),
-                next(),
-                next(),
-                next(),
-                next(),
-                next(),
-                next(),
-                next(),
-                next(),
-                next(),
-            );
-            let mrow = &mask[y * w..(y + 1) * w];
-            // Interior columns in blocks through local arrays (see `LANES`), so that the loop
-            // vectorises; then the border columns, with one-sided differences.
-            let mut x0 = 1;
-            while x0 + 1 < w {
-                let n = LANES.min(w - 1 - x0);
-                let ld = |s: &[f32], at: usize| load_lanes(s, at, n);
-                let (al, ac, ar) = (ld(am, x0 - 1), ld(am, x0), ld(am, x0 + 1));
-                let (aul, auc, aur) = (ld(au, x0 - 1), ld(au, x0), ld(au, x0 + 1));
-                let (adl, adc, adr) = (ld(ad, x0 - 1), ld(ad, x0), ld(ad, x0 + 1));
-                let (zl, zc, zr, zuc, zdc) = (
-                    ld(zm, x0 - 1),
-                    ld(zm, x0),
-                    ld(zm, x0 + 1),
-                    ld(zu, x0),
-                    ld(zd, x0),
-                );
-                let mc = ld(mrow, x0);
-                let mut o = [[0f32; LANES]; NT];
-                for l in 0..LANES {
-                    let gx = 0.5 * (ar[l] - al[l]);
-                    let gy = sy * (adc[l] - auc[l]);
-                    let hxx = ar[l] - 2.0 * ac[l] + al[l];
-                    let hyy = adc[l] - 2.0 * ac[l] + auc[l];
-                    let hxy = 0.5 * sy * (adr[l] - adl[l] - aur[l] + aul[l]);
-                    o[T_IX][l] = gx;
-                    o[T_IY][l] = gy;
-                    o[T_IZ][l] = zc[l];
-                    o[T_IXX][l] = hxx;
-                    o[T_IXY][l] = hxy;
-                    o[T_IYY][l] = hyy;
-                    o[T_IXZ][l] = 0.5 * (zr[l] - zl[l]);
-                    o[T_IYZ][l] = sy * (zdc[l] - zuc[l]);
-                    o[T_MASK][l] = mc[l];
-                    o[T_QN][l] = 1.0 / (gx * gx + gy * gy + ZETA2);
-                    o[T_QX][l] = 1.0 / (hxx * hxx + hxy * hxy + ZETA2);
-                    o[T_QY][l] = 1.0 / (hyy * hyy + hxy * hxy + ZETA2);
-                }
-                for (dst, src) in [
-                    (&mut *ix, &o[T_IX]),
-                    (&mut *iy, &o[T_IY]),
-                    (&mut *iz, &o[T_IZ]),
-                    (&mut *ixx, &o[T_IXX]),
-                    (&mut *ixy, &o[T_IXY]),
-                    (&mut *iyy, &o[T_IYY]),
-                    (&mut *ixz, &o[T_IXZ]),
-                    (&mut *iyz, &o[T_IYZ]),
-                    (&mut *m, &o[T_MASK]),
-                    (&mut *qn, &o[T_QN]),
-                    (&mut *qx, &o[T_QX]),
-                    (&mut *qy, &o[T_QY]),
-                ] {
-                    store_lanes(dst, x0, n, src);
-                }
-                x0 += n;
-            }
-            // (refine needs w >= 2, so these are two distinct columns.)
-            for x in [0, w - 1] {
-                let (l, r) = (x.saturating_sub(1), (x + 1).min(w - 1));
-                let sx = if x == 0 || x == w - 1 { 1.0 } else { 0.5 };
-                ix[x] = sx * (am[r] - am[l]);
-                iy[x] = sy * (ad[x] - au[x]);
-                iz[x] = zm[x];
-                ixx[x] = am[r] - 2.0 * am[x] + am[l];
-                iyy[x] = ad[x] - 2.0 * am[x] + au[x];
-                ixy[x] = sx * sy * (ad[r] - ad[l] - au[r] + au[l]);
-                ixz[x] = sx * (zm[r] - zm[l]);
-                iyz[x] = sy * (zd[x] - zu[x]);
-                m[x] = mask[y * w + x];
-                qn[x] = 1.0 / (ix[x] * ix[x] + iy[x] * iy[x] + ZETA2);
-                qx[x] = 1.0 / (ixx[x] * ixx[x] + ixy[x] * ixy[x] + ZETA2);
-                qy[x] = 1.0 / (iyy[x] * iyy[x] + ixy[x] * ixy[x] + ZETA2);
-            }
-        });
+        .for_each(|(y, t)| terms_row(y, w, h, &avg, &z, &mask, t));
     terms
+}
+
+/// Row `y` of [`image_terms`]: the NT fields of `w` values each.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn terms_row(y: usize, w: usize, h: usize, avg: &[f32], z: &[f32], mask: &[f32], t: &mut [f32]) {
+    let row = |yy: usize| yy * w..(yy + 1) * w;
+    let (yu, yd) = (y.saturating_sub(1), (y + 1).min(h - 1));
+    let (au, am, ad) = (&avg[row(yu)], &avg[row(y)], &avg[row(yd)]);
+    let (zu, zm, zd) = (&z[row(yu)], &z[row(y)], &z[row(yd)]);
+    // One-sided differences at the borders (the clamped neighbour is the pixel itself).
+    let sy = if y == 0 || y == h - 1 { 1.0 } else { 0.5 };
+    let (fields, _) = t.split_at_mut(NT * w);
+    let mut f = fields.chunks_exact_mut(w);
+    let mut next = || f.next().expect("NT fields");
+    let (ix, iy, iz, ixx, ixy, iyy, ixz, iyz, m, qn, qx, qy) = (
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+    );
+    let mrow = &mask[y * w..(y + 1) * w];
+    // Interior columns in blocks through local arrays (see `LANES`), so that the loop
+    // vectorises; then the border columns, with one-sided differences.
+    let mut x0 = 1;
+    while x0 + 1 < w {
+        let n = LANES.min(w - 1 - x0);
+        let ld = |s: &[f32], at: usize| load_lanes(s, at, n);
+        let (al, ac, ar) = (ld(am, x0 - 1), ld(am, x0), ld(am, x0 + 1));
+        let (aul, auc, aur) = (ld(au, x0 - 1), ld(au, x0), ld(au, x0 + 1));
+        let (adl, adc, adr) = (ld(ad, x0 - 1), ld(ad, x0), ld(ad, x0 + 1));
+        let (zl, zc, zr, zuc, zdc) = (
+            ld(zm, x0 - 1),
+            ld(zm, x0),
+            ld(zm, x0 + 1),
+            ld(zu, x0),
+            ld(zd, x0),
+        );
+        let mc = ld(mrow, x0);
+        let mut o = [[0f32; LANES]; NT];
+        for l in 0..LANES {
+            let gx = 0.5 * (ar[l] - al[l]);
+            let gy = sy * (adc[l] - auc[l]);
+            let hxx = ar[l] - 2.0 * ac[l] + al[l];
+            let hyy = adc[l] - 2.0 * ac[l] + auc[l];
+            let hxy = 0.5 * sy * (adr[l] - adl[l] - aur[l] + aul[l]);
+            o[T_IX][l] = gx;
+            o[T_IY][l] = gy;
+            o[T_IZ][l] = zc[l];
+            o[T_IXX][l] = hxx;
+            o[T_IXY][l] = hxy;
+            o[T_IYY][l] = hyy;
+            o[T_IXZ][l] = 0.5 * (zr[l] - zl[l]);
+            o[T_IYZ][l] = sy * (zdc[l] - zuc[l]);
+            o[T_MASK][l] = mc[l];
+            o[T_QN][l] = 1.0 / (gx * gx + gy * gy + ZETA2);
+            o[T_QX][l] = 1.0 / (hxx * hxx + hxy * hxy + ZETA2);
+            o[T_QY][l] = 1.0 / (hyy * hyy + hxy * hxy + ZETA2);
+        }
+        for (dst, src) in [
+            (&mut *ix, &o[T_IX]),
+            (&mut *iy, &o[T_IY]),
+            (&mut *iz, &o[T_IZ]),
+            (&mut *ixx, &o[T_IXX]),
+            (&mut *ixy, &o[T_IXY]),
+            (&mut *iyy, &o[T_IYY]),
+            (&mut *ixz, &o[T_IXZ]),
+            (&mut *iyz, &o[T_IYZ]),
+            (&mut *m, &o[T_MASK]),
+            (&mut *qn, &o[T_QN]),
+            (&mut *qx, &o[T_QX]),
+            (&mut *qy, &o[T_QY]),
+        ] {
+            store_lanes(dst, x0, n, src);
+        }
+        x0 += n;
+    }
+    // (refine needs w >= 2, so these are two distinct columns.)
+    for x in [0, w - 1] {
+        let (l, r) = (x.saturating_sub(1), (x + 1).min(w - 1));
+        let sx = if x == 0 || x == w - 1 { 1.0 } else { 0.5 };
+        ix[x] = sx * (am[r] - am[l]);
+        iy[x] = sy * (ad[x] - au[x]);
+        iz[x] = zm[x];
+        ixx[x] = am[r] - 2.0 * am[x] + am[l];
+        iyy[x] = ad[x] - 2.0 * am[x] + au[x];
+        ixy[x] = sx * sy * (ad[r] - ad[l] - au[r] + au[l]);
+        ixz[x] = sx * (zm[r] - zm[l]);
+        iyz[x] = sy * (zd[x] - zu[x]);
+        m[x] = mask[y * w + x];
+        qn[x] = 1.0 / (ix[x] * ix[x] + iy[x] * iy[x] + ZETA2);
+        qx[x] = 1.0 / (ixx[x] * ixx[x] + ixy[x] * ixy[x] + ZETA2);
+        qy[x] = 1.0 / (iyy[x] * iyy[x] + ixy[x] * ixy[x] + ZETA2);
+    }
 }
 
 /// Robust smoothness weights alpha/2 * Psi'(|grad(u+du)|^2 + |grad(v+dv)|^2) per pixel, from
@@ -253,45 +258,59 @@ fn smoothness_weights(flow: &FlowField, du: &[f32], dv: &[f32], alpha2: f32, psi
     psi.par_chunks_mut(w)
         .enumerate()
         .with_min_len(super::min_rows(w))
-        .for_each(|(y, p)| {
-            let i = y * w;
-            let j = if y + 1 < h { i + w } else { i };
-            let (fu, fv) = (&flow.u[..], &flow.v[..]);
-            let weight = |ux: f32, uy: f32, vx: f32, vy: f32| {
-                alpha2 / (ux * ux + uy * uy + vx * vx + vy * vy + EPS2).sqrt()
-            };
-            // Pixels with a right neighbour, in blocks through local arrays (as in
-            // `RowIn::block`) so that the loop vectorises; then the last one.
-            let mut x0 = 0;
-            while x0 + 1 < w {
-                let n = LANES.min(w - 1 - x0);
-                let ld = |s: &[f32], at: usize| load_lanes(s, at + x0, n);
-                let (uc, ur, ud) = (ld(fu, i), ld(fu, i + 1), ld(fu, j));
-                let (vc, vr, vd) = (ld(fv, i), ld(fv, i + 1), ld(fv, j));
-                let (duc, dur, dud) = (ld(du, i), ld(du, i + 1), ld(du, j));
-                let (dvc, dvr, dvd) = (ld(dv, i), ld(dv, i + 1), ld(dv, j));
-                let mut o = [0f32; LANES];
-                for l in 0..LANES {
-                    let (uu, vv) = (uc[l] + duc[l], vc[l] + dvc[l]);
-                    o[l] = weight(
-                        ur[l] + dur[l] - uu,
-                        ud[l] + dud[l] - uu,
-                        vr[l] + dvr[l] - vv,
-                        vd[l] + dvd[l] - vv,
-                    );
-                }
-                store_lanes(p, x0, n, &o);
-                x0 += n;
-            }
-            let x = w - 1;
-            let (uu, vv) = (fu[i + x] + du[i + x], fv[i + x] + dv[i + x]);
-            p[x] = weight(
-                0.0,
-                fu[j + x] + du[j + x] - uu,
-                0.0,
-                fv[j + x] + dv[j + x] - vv,
+        .for_each(|(y, p)| smoothness_row(y, w, h, flow, du, dv, alpha2, p));
+}
+
+/// One row of [`smoothness_weights`].
+#[allow(clippy::too_many_arguments)]
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn smoothness_row(
+    y: usize,
+    w: usize,
+    h: usize,
+    flow: &FlowField,
+    du: &[f32],
+    dv: &[f32],
+    alpha2: f32,
+    p: &mut [f32],
+) {
+    let i = y * w;
+    let j = if y + 1 < h { i + w } else { i };
+    let (fu, fv) = (&flow.u[..], &flow.v[..]);
+    let weight = |ux: f32, uy: f32, vx: f32, vy: f32| {
+        alpha2 / (ux * ux + uy * uy + vx * vx + vy * vy + EPS2).sqrt()
+    };
+    // Pixels with a right neighbour, in blocks through local arrays (as in
+    // `RowIn::block`) so that the loop vectorises; then the last one.
+    let mut x0 = 0;
+    while x0 + 1 < w {
+        let n = LANES.min(w - 1 - x0);
+        let ld = |s: &[f32], at: usize| load_lanes(s, at + x0, n);
+        let (uc, ur, ud) = (ld(fu, i), ld(fu, i + 1), ld(fu, j));
+        let (vc, vr, vd) = (ld(fv, i), ld(fv, i + 1), ld(fv, j));
+        let (duc, dur, dud) = (ld(du, i), ld(du, i + 1), ld(du, j));
+        let (dvc, dvr, dvd) = (ld(dv, i), ld(dv, i + 1), ld(dv, j));
+        let mut o = [0f32; LANES];
+        for l in 0..LANES {
+            let (uu, vv) = (uc[l] + duc[l], vc[l] + dvc[l]);
+            o[l] = weight(
+                ur[l] + dur[l] - uu,
+                ud[l] + dud[l] - uu,
+                vr[l] + dvr[l] - vv,
+                vd[l] + dvd[l] - vv,
             );
-        });
+        }
+        store_lanes(p, x0, n, &o);
+        x0 += n;
+    }
+    let x = w - 1;
+    let (uu, vv) = (fu[i + x] + du[i + x], fv[i + x] + dv[i + x]);
+    p[x] = weight(
+        0.0,
+        fu[j + x] + du[j + x] - uu,
+        0.0,
+        fv[j + x] + dv[j + x] - vv,
+    );
 }
 
 /// Pixels per block of the vectorised loops: each block goes through local arrays, so that
@@ -479,6 +498,7 @@ impl RowIn<'_> {
 /// contiguous, vectorisable loop) and then split into the row's red (`r0`: pixels with x + y
 /// even) and black (`r1`) packed coefficient blocks.
 #[allow(clippy::too_many_arguments)]
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
 fn build_row(
     y: usize,
     w: usize,
@@ -738,7 +758,7 @@ struct SorRow<'a> {
 /// The SOR update of one packed row. `su` and `sv` are function arguments (so the compiler
 /// knows that no input row aliases them) and every input is cut to their length: the loop
 /// vectorises without run-time checks.
-#[inline(never)]
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
 fn sor_row(su: &mut [f32], sv: &mut [f32], r: &SorRow, omega: f32) {
     let n = su.len().min(sv.len());
     let (su, sv) = (&mut su[..n], &mut sv[..n]);
