@@ -15,6 +15,7 @@
 use super::{compute_flow, FlowField, FlowParams};
 use crate::error::{Error, Result};
 use crate::frame::Plane;
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 /// Thresholds of the consistency test (defaults from Sundaram et al.: a1 = 0.01, a2 = 0.5 px^2).
@@ -68,27 +69,39 @@ pub fn consistency(
         .zip(confidence.data.par_chunks_mut(w))
         .enumerate()
         .with_min_len(super::min_rows(w))
-        .for_each(|(y, (rel, conf))| {
-            for x in 0..w {
-                let (fu, fv) = fwd.at(x, y);
-                let (sx, sy) = (x as f32 + fu, y as f32 + fv);
-                if !FlowField::is_known(fu, fv) || !super::warp::inside(w, h, sx, sy) {
-                    continue; // leaves B: occluded, confidence 0
-                }
-                let bu = super::warp::sample_raw(&bwd.u, w, h, sx, sy);
-                let bv = super::warp::sample_raw(&bwd.v, w, h, sx, sy);
-                let (du, dv) = (fu + bu, fv + bv);
-                let err = du * du + dv * dv;
-                let thresh = params.a1 * (fu * fu + fv * fv + bu * bu + bv * bv) + params.a2;
-                rel[x] = err <= thresh;
-                let r = err / thresh;
-                conf[x] = 1.0 / (1.0 + r * r);
-            }
-        });
+        .for_each(|(y, (rel, conf))| consistency_row(fwd, bwd, &params, y, rel, conf));
     Ok(Consistency {
         reliable,
         confidence,
     })
+}
+
+/// Row `y` of [`consistency`], compiled for the best SIMD level of the CPU.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn consistency_row(
+    fwd: &FlowField,
+    bwd: &FlowField,
+    params: &ConsistencyParams,
+    y: usize,
+    rel: &mut [bool],
+    conf: &mut [f32],
+) {
+    let (w, h) = (fwd.width, fwd.height);
+    for x in 0..w {
+        let (fu, fv) = fwd.at(x, y);
+        let (sx, sy) = (x as f32 + fu, y as f32 + fv);
+        if !FlowField::is_known(fu, fv) || !super::warp::inside(w, h, sx, sy) {
+            continue; // leaves B: occluded, confidence 0
+        }
+        let bu = super::warp::sample_raw(&bwd.u, w, h, sx, sy);
+        let bv = super::warp::sample_raw(&bwd.v, w, h, sx, sy);
+        let (du, dv) = (fu + bu, fv + bv);
+        let err = du * du + dv * dv;
+        let thresh = params.a1 * (fu * fu + fv * fv + bu * bu + bv * bv) + params.a2;
+        rel[x] = err <= thresh;
+        let r = err / thresh;
+        conf[x] = 1.0 / (1.0 + r * r);
+    }
 }
 
 /// Flow from `a` to `b` and from `b` to `a`, computed in parallel.

@@ -57,7 +57,11 @@ fn densify_row(
     vr: &mut [f32],
 ) {
     let (w, ps, nx) = (i0.width, pf.grid.size, pf.grid.xs.len());
+    // Written before the `+=` below: the rows come from calloc, whose untouched pages would
+    // each take a copy-on-write fault (with a TLB shootdown) on the first read-then-write.
     wsum.fill(0.0);
+    ur.fill(0.0);
+    vr.fill(0.0);
     let i0r = i0.row(y);
     for (j, &y0) in pf.grid.ys.iter().enumerate() {
         if y < y0 || y >= y0 + ps {

@@ -9,16 +9,17 @@
 use super::FlowField;
 use crate::error::{Error, Result};
 use crate::frame::Plane;
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 /// Bilinear sample at (x, y) with replicated borders.
-#[inline]
+#[inline(always)]
 pub fn sample_clamped(img: &Plane, x: f32, y: f32) -> f32 {
     sample_raw(&img.data, img.width, img.height, x, y)
 }
 
 /// [`sample_clamped`] on a raw row-major `w` x `h` buffer (a flow component, for instance).
-#[inline]
+#[inline(always)]
 pub(crate) fn sample_raw(data: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
     let xc = x.clamp(0.0, (w - 1) as f32);
     let yc = y.clamp(0.0, (h - 1) as f32);
@@ -34,7 +35,7 @@ pub(crate) fn sample_raw(data: &[f32], w: usize, h: usize, x: f32, y: f32) -> f3
 
 /// Whether a sample position lies inside the image (within half a pixel of the border
 /// pixel centres).
-#[inline]
+#[inline(always)]
 pub fn inside(w: usize, h: usize, x: f32, y: f32) -> bool {
     x > -0.5 && y > -0.5 && x < w as f32 - 0.5 && y < h as f32 - 0.5
 }
@@ -79,29 +80,35 @@ pub(crate) fn warp_into(
     if w == 0 {
         return;
     }
-    let h = img.height;
     let rows = out
         .par_chunks_mut(w)
         .enumerate()
         .with_min_len(super::min_rows(w));
     let body = |y: usize, o: &mut [f32], m: Option<&mut [f32]>| {
         let (ur, vr) = (&u[y * w..(y + 1) * w], &v[y * w..(y + 1) * w]);
-        for x in 0..w {
-            let (sx, sy) = (x as f32 + ur[x], y as f32 + vr[x]);
-            o[x] = sample_clamped(img, sx, sy);
-        }
-        if let Some(m) = m {
-            for x in 0..w {
-                let (sx, sy) = (x as f32 + ur[x], y as f32 + vr[x]);
-                m[x] = if inside(w, h, sx, sy) { 1.0 } else { 0.0 };
-            }
-        }
+        warp_row(img, y, ur, vr, o, m);
     };
     match mask {
         Some(mask) => rows
             .zip(mask.par_chunks_mut(w))
             .for_each(|((y, o), m)| body(y, o, Some(m))),
         None => rows.for_each(|(y, o)| body(y, o, None)),
+    }
+}
+
+/// Row `y` of [`warp_into`], compiled for the best SIMD level of the CPU.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn warp_row(img: &Plane, y: usize, ur: &[f32], vr: &[f32], o: &mut [f32], m: Option<&mut [f32]>) {
+    let (w, h) = (img.width, img.height);
+    for x in 0..w {
+        let (sx, sy) = (x as f32 + ur[x], y as f32 + vr[x]);
+        o[x] = sample_clamped(img, sx, sy);
+    }
+    if let Some(m) = m {
+        for x in 0..w {
+            let (sx, sy) = (x as f32 + ur[x], y as f32 + vr[x]);
+            m[x] = if inside(w, h, sx, sy) { 1.0 } else { 0.0 };
+        }
     }
 }
 

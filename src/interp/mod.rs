@@ -26,6 +26,7 @@ use crate::flow::consistency::{consistency, ConsistencyParams};
 use crate::flow::global_search::compute_flow_large;
 use crate::flow::{FlowField, FlowParams};
 use crate::frame::{Plane, RgbImage};
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 /// How to make an in-between view.
@@ -129,21 +130,36 @@ impl PairFlow {
 fn importance(src: &Plane, dst: &Plane, flow: &FlowField, confidence: &Plane) -> Plane {
     let w = src.width;
     let mut out = Plane::new(w, src.height);
-    out.data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        for (x, o) in row.iter_mut().enumerate() {
-            let i = y * w + x;
-            let (u, v) = (flow.u[i], flow.v[i]);
-            if !FlowField::is_known(u, v) {
-                *o = 0.0;
-                continue;
-            }
-            let seen = crate::flow::warp::sample_clamped(dst, x as f32 + u, y as f32 + v);
-            let err = (src.data[i] - seen).abs();
-            let z = -BRIGHTNESS * err - CONSISTENCY * (1.0 - confidence.data[i]);
-            *o = z.max(-30.0).exp();
-        }
-    });
+    out.data
+        .par_chunks_mut(w)
+        .enumerate()
+        .for_each(|(y, row)| importance_row(src, dst, flow, confidence, y, row));
     out
+}
+
+/// Row `y` of [`importance`], compiled for the best SIMD level of the CPU.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn importance_row(
+    src: &Plane,
+    dst: &Plane,
+    flow: &FlowField,
+    confidence: &Plane,
+    y: usize,
+    row: &mut [f32],
+) {
+    let w = src.width;
+    for (x, o) in row.iter_mut().enumerate() {
+        let i = y * w + x;
+        let (u, v) = (flow.u[i], flow.v[i]);
+        if !FlowField::is_known(u, v) {
+            *o = 0.0;
+            continue;
+        }
+        let seen = crate::flow::warp::sample_clamped(dst, x as f32 + u, y as f32 + v);
+        let err = (src.data[i] - seen).abs();
+        let z = -BRIGHTNESS * err - CONSISTENCY * (1.0 - confidence.data[i]);
+        *o = z.max(-30.0).exp();
+    }
 }
 
 /// One in-between view with any method (flows computed here; use [`PairFlow`] to reuse them
