@@ -50,6 +50,10 @@ pub struct Project {
     pub root: PathBuf,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<Layout>,
+    /// How far round the subject an arc reaches, in degrees (cameras evenly spaced over it),
+    /// so that an orbit's pace can be given in degrees per second without a calibration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arc_degrees: Option<f64>,
     /// A calibration to use (calibration.json, its folder, or a COLMAP text model folder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<PathBuf>,
@@ -145,6 +149,7 @@ impl Project {
         Ok(Project {
             root: PathBuf::from("."),
             layout: None,
+            arc_degrees: None,
             calibration: None,
             cameras,
         })
@@ -183,6 +188,7 @@ impl Project {
         Ok(Project {
             root: dir.to_path_buf(),
             layout: None,
+            arc_degrees: None,
             calibration: None,
             cameras,
         })
@@ -232,6 +238,7 @@ mod tests {
         let p = Project {
             root: PathBuf::from("."),
             layout: Some(Layout::Arc),
+            arc_degrees: None,
             calibration: Some(PathBuf::from("calib/calibration.json")),
             cameras: vec![
                 CameraSource {

@@ -1,5 +1,5 @@
-//! Runs a schedule: decodes the frames it needs, synthesizes the views between cameras, and
-//! feeds the encoder in order.
+//! Plans a clip ([`plan`]) and runs its schedule ([`render`]): decodes the frames it needs,
+//! synthesizes the views between cameras, and feeds the encoder in order.
 //!
 //! The schedule is cut into jobs: a real camera's frame, or a camera pair with the fractions
 //! to synthesize between them (its flows computed once and reused for every view). Jobs run a
@@ -16,7 +16,7 @@ use crate::media::{self, SourceInfo, SourceKind};
 use crate::progress::Progress;
 use crate::project::{Layout, Project};
 use crate::time::{Rational, TimeSpec};
-use crate::timeline::{Schedule, Shot};
+use crate::timeline::{CameraPath, Ease, Mode, Pace, Plan, RigGeometry, Schedule, Shot};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -24,36 +24,88 @@ use std::path::{Path, PathBuf};
 /// Default clip length when neither --duration nor a schedule says otherwise.
 pub const DEFAULT_DURATION: f64 = 3.0;
 
+/// How time runs in the clip, with the user's times.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TimeMode {
+    /// Every view at `at`.
+    Freeze { at: TimeSpec },
+    /// The orbit starts at `at` and time runs at `rate` times real speed.
+    Slice { at: TimeSpec, rate: f64 },
+    /// Live from `from` up to `orbit_at` on the first camera, the frozen orbit at `orbit_at`,
+    /// then live on the last camera to `to`.
+    Replay {
+        from: TimeSpec,
+        to: TimeSpec,
+        orbit_at: TimeSpec,
+    },
+}
+
+impl TimeMode {
+    /// The frozen moment: the anchor every shot's time is counted from.
+    pub fn moment(&self) -> TimeSpec {
+        match *self {
+            TimeMode::Freeze { at } | TimeMode::Slice { at, .. } => at,
+            TimeMode::Replay { orbit_at, .. } => orbit_at,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            TimeMode::Freeze { .. } => "freeze",
+            TimeMode::Slice { .. } => "slice",
+            TimeMode::Replay { .. } => "replay",
+        }
+    }
+}
+
 /// What the user asked for.
 #[derive(Clone, Debug)]
 pub struct RenderOptions {
-    pub at: TimeSpec,
+    pub mode: TimeMode,
     pub fps: Option<Rational>,
+    /// The orbit's length in seconds (the whole clip in freeze and slice modes).
     pub duration: Option<f64>,
+    /// The orbit's pace in degrees per second (instead of `duration`).
+    pub speed: Option<f64>,
     pub codec: Option<Codec>,
     pub crf: Option<u32>,
     pub size: Option<(u32, u32)>,
     /// x264/x265 speed preset.
-    pub speed: Option<String>,
+    pub encoder_speed: Option<String>,
     /// Synthesized views between neighbouring cameras: `Some(0)` shows the cameras only,
     /// `None` makes every output frame its own view.
     pub interp: Option<u32>,
     /// Flow parameters for view synthesis.
     pub flow: FlowParams,
+    /// The cameras to orbit over, `(A, B)` by name or 1-based number (reversed when A comes
+    /// after B); all of them when `None`.
+    pub cameras: Option<(String, String)>,
+    /// Cameras (names or 1-based numbers) to leave out: the orbit synthesizes across them.
+    pub skip: Vec<String>,
+    pub bounce: bool,
+    pub looped: bool,
+    pub ease: Ease,
 }
 
 impl RenderOptions {
+    /// A frozen moment at `at` with the defaults.
     pub fn at(at: TimeSpec) -> Self {
         RenderOptions {
-            at,
+            mode: TimeMode::Freeze { at },
             fps: None,
             duration: None,
+            speed: None,
             codec: None,
             crf: None,
             size: None,
-            speed: None,
+            encoder_speed: None,
             interp: None,
             flow: FlowParams::preset(crate::flow::Preset::Balanced),
+            cameras: None,
+            skip: Vec::new(),
+            bounce: false,
+            looped: false,
+            ease: Ease::Linear,
         }
     }
 }
@@ -73,6 +125,8 @@ pub struct CameraShot {
 #[derive(Clone, Debug, Serialize)]
 pub struct RenderReport {
     pub output: PathBuf,
+    /// freeze, slice or replay.
+    pub mode: &'static str,
     pub codec: Codec,
     pub width: u32,
     pub height: u32,
@@ -85,42 +139,99 @@ pub struct RenderReport {
     pub cameras: Vec<CameraShot>,
 }
 
-/// A unit of work: one camera's frame, or views between a pair of cameras.
+/// A unit of work: one camera's frame, or views between a pair of cameras at one moment
+/// (the pair's flows computed once for all of them).
 enum Job {
     Camera {
         camera: usize,
+        frame: i64,
         held: u32,
     },
     Pair {
-        from: usize,
-        to: usize,
+        from: (usize, i64),
+        to: (usize, i64),
         views: Vec<(f32, u32)>,
     },
 }
 
-/// Cuts the schedule into jobs, in output order.
-fn jobs(schedule: &Schedule) -> Vec<Job> {
+/// Cuts the schedule into jobs, in output order; `frame(camera, time)` is the source frame.
+fn jobs(schedule: &Schedule, frame: &dyn Fn(usize, f64) -> Result<i64>) -> Result<Vec<Job>> {
     let mut jobs: Vec<Job> = Vec::new();
     for (shot, held) in schedule.runs() {
-        let Shot { from, to, t } = shot;
+        let Shot {
+            from, to, t, time, ..
+        } = shot;
         if shot.is_camera() {
-            jobs.push(Job::Camera { camera: from, held });
+            jobs.push(Job::Camera {
+                camera: from,
+                frame: frame(from, time)?,
+                held,
+            });
             continue;
         }
+        let (a, b) = ((from, frame(from, time)?), (to, frame(to, time)?));
         match jobs.last_mut() {
-            Some(Job::Pair {
-                from: f,
-                to: tt,
-                views,
-            }) if *f == from && *tt == to => views.push((t, held)),
+            Some(Job::Pair { from, to, views }) if *from == a && *to == b => views.push((t, held)),
             _ => jobs.push(Job::Pair {
-                from,
-                to,
+                from: a,
+                to: b,
                 views: vec![(t, held)],
             }),
         }
     }
-    jobs
+    Ok(jobs)
+}
+
+/// Decoders kept open between batches, so that a camera playing live decodes forward
+/// instead of seeking for every frame; at most [`Sources::KEEP`] stay open, so a
+/// 100-camera rig never holds 100 decoders.
+struct Sources<'a> {
+    cams: &'a [Resolved],
+    open: Vec<std::sync::Mutex<Option<Box<dyn media::FrameSource>>>>,
+    last_used: Vec<usize>,
+}
+
+impl<'a> Sources<'a> {
+    const KEEP: usize = 4;
+
+    fn new(cams: &'a [Resolved]) -> Self {
+        Sources {
+            cams,
+            open: cams.iter().map(|_| std::sync::Mutex::new(None)).collect(),
+            last_used: vec![0; cams.len()],
+        }
+    }
+
+    /// Decodes `frames` (ascending) of `camera`.
+    fn decode(&self, camera: usize, frames: &[i64]) -> Result<Vec<RgbImage>> {
+        let c = &self.cams[camera];
+        let mut slot = self.open[camera].lock().expect("decoder lock");
+        if slot.is_none() {
+            *slot = Some(media::open(&c.path).map_err(|e| with_camera(&c.name, e))?);
+        }
+        let src = slot.as_mut().expect("opened");
+        frames
+            .iter()
+            .map(|&f| src.frame(f).map_err(|e| with_camera(&c.name, e)))
+            .collect()
+    }
+
+    /// Marks `used` cameras as used in batch `batch` and closes all but the most recently
+    /// used decoders.
+    fn end_batch(&mut self, batch: usize, used: &[usize]) {
+        for &c in used {
+            self.last_used[c] = batch + 1;
+        }
+        let mut open: Vec<usize> = (0..self.open.len())
+            .filter(|&c| self.open[c].get_mut().is_ok_and(|s| s.is_some()))
+            .collect();
+        open.sort_by_key(|&c| std::cmp::Reverse(self.last_used[c]));
+        for &c in open.iter().skip(Self::KEEP) {
+            if let Ok(s) = self.open[c].get_mut() {
+                *s = None;
+            }
+        }
+    }
 }
 
 /// A camera of the project, opened and checked.
@@ -224,16 +335,179 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Renders a frozen moment: the frame at `opts.at` from every camera, in rig order, with
-/// synthesized views between neighbouring cameras as `opts.interp` asks.
-pub fn render_freeze(
+/// A camera by name or 1-based number.
+fn camera_index(cams: &[Resolved], what: &str, flag: &str) -> Result<usize> {
+    if let Some(i) = cams.iter().position(|c| c.name == what) {
+        return Ok(i);
+    }
+    match what.parse::<usize>() {
+        Ok(n) if n >= 1 && n <= cams.len() => Ok(n - 1),
+        _ => Err(Error::usage(format!(
+            "{flag} {what}: no camera of that name, and not a number in 1..{}; cameras are {}",
+            cams.len(),
+            cams.iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// A schedule ready to render: the plan, the cameras, and each camera's frame at the moment.
+pub struct Planned {
+    pub schedule: Schedule,
+    /// Camera names in rig order (the schedule's indices).
+    pub names: Vec<String>,
+    cams: Vec<Resolved>,
+    /// Frame index of each camera at the frozen moment.
+    anchors: Vec<i64>,
+}
+
+impl Planned {
+    /// The source frame of `camera` at `time` seconds from the moment, checked against its
+    /// footage.
+    fn frame(&self, project: &Project, camera: usize, time: f64) -> Result<i64> {
+        let c = &self.cams[camera];
+        if time == 0.0 {
+            return Ok(self.anchors[camera]);
+        }
+        if c.info.kind == SourceKind::Still {
+            return Err(Error::usage(format!(
+                "camera {} ({}) is a still image: slice and replay clips need video from every camera they play",
+                c.name,
+                c.path.display()
+            )));
+        }
+        let fps = project.cameras[camera]
+            .fps
+            .or(c.info.fps)
+            .unwrap_or(Rational::new(30, 1));
+        let index = self.anchors[camera] + (time * fps.as_f64()).round() as i64;
+        let count = c.info.frame_count as i64;
+        if index < 0 || index >= count {
+            return Err(Error::usage(format!(
+                "the clip needs frame {index} of camera {} ({}), {time:+.3} s from the moment, outside its footage (frames 0..{}); pick times inside every camera",
+                c.name,
+                c.path.display(),
+                count - 1
+            )));
+        }
+        Ok(index)
+    }
+}
+
+/// Plans a clip: probes the cameras, resolves the times and the camera path, and makes the
+/// schedule, without decoding anything (`render --plan-only`).
+pub fn plan(project: &Project, opts: &RenderOptions, progress: &dyn Progress) -> Result<Planned> {
+    let cams = resolve(project, progress)?;
+    let moment = opts.mode.moment();
+    let anchors = cams
+        .iter()
+        .enumerate()
+        .map(|(i, c)| frame_index(project, i, c, moment))
+        .collect::<Result<Vec<_>>>()?;
+    let fps = opts
+        .fps
+        .or(cams[0].info.fps)
+        .unwrap_or(Rational::new(30, 1));
+    // Seconds of the user's times from the moment, on the first camera's clock.
+    let seconds_from_moment = |t: TimeSpec| -> Result<f64> {
+        let c = &cams[0];
+        if c.info.kind == SourceKind::Still {
+            return Err(Error::usage(format!(
+                "camera {} ({}) is a still image: a replay needs video",
+                c.name,
+                c.path.display()
+            )));
+        }
+        let f = project.cameras[0]
+            .fps
+            .or(c.info.fps)
+            .unwrap_or(Rational::new(30, 1));
+        Ok((frame_index(project, 0, c, t)? - anchors[0]) as f64 / f.as_f64())
+    };
+    let mode = match opts.mode {
+        TimeMode::Freeze { .. } => Mode::Freeze,
+        TimeMode::Slice { rate, .. } => Mode::Slice { rate },
+        TimeMode::Replay { from, to, .. } => {
+            let (before, after) = (-seconds_from_moment(from)?, seconds_from_moment(to)?);
+            if before < 0.0 || after < 0.0 {
+                return Err(Error::usage(format!(
+                    "a replay needs --from <= --orbit-at <= --to; got --from {from}, --orbit-at {moment}, --to {to}"
+                )));
+            }
+            Mode::Replay { before, after }
+        }
+    };
+    let ring = project.layout == Some(Layout::Ring);
+    let rig = RigGeometry::even(cams.len(), ring, project.arc_degrees);
+    let range = match &opts.cameras {
+        Some((a, b)) => Some((
+            camera_index(&cams, a, "--cameras")?,
+            camera_index(&cams, b, "--cameras")?,
+        )),
+        None => None,
+    };
+    let skip = opts
+        .skip
+        .iter()
+        .map(|s| camera_index(&cams, s, "--skip-camera"))
+        .collect::<Result<Vec<_>>>()?;
+    let path = if cams.len() == 1 {
+        CameraPath {
+            cameras: vec![0],
+            angles: vec![0.0],
+            closed: false,
+            bounce: false,
+        }
+    } else {
+        CameraPath::new(&rig, range, &skip, opts.bounce)?
+    };
+    if opts.duration.is_some() && opts.speed.is_some() {
+        return Err(Error::usage(
+            "give the orbit's --duration or its --speed, not both",
+        ));
+    }
+    let pace = match (opts.speed, opts.duration) {
+        (Some(s), _) => Pace::Speed(s),
+        (None, d) => Pace::Duration(d.unwrap_or(DEFAULT_DURATION)),
+    };
+    let schedule = Plan {
+        mode,
+        path,
+        degrees_known: rig.ring || project.arc_degrees.is_some(),
+        fps,
+        pace,
+        ease: opts.ease,
+        interp: opts.interp,
+        looped: opts.looped,
+    }
+    .schedule()?;
+    let planned = Planned {
+        schedule,
+        names: cams.iter().map(|c| c.name.clone()).collect(),
+        cams,
+        anchors,
+    };
+    // Every frame the clip needs must exist; say so now rather than halfway through.
+    for shot in &planned.schedule.frames {
+        planned.frame(project, shot.from, shot.time)?;
+        planned.frame(project, shot.to, shot.time)?;
+    }
+    Ok(planned)
+}
+
+/// Renders a clip as `opts` asks: plans it, decodes the frames it needs, synthesizes the
+/// views between cameras and encodes them in order.
+pub fn render(
     project: &Project,
     opts: &RenderOptions,
     out: &Path,
     progress: &dyn Progress,
 ) -> Result<RenderReport> {
-    let cams = resolve(project, progress)?;
-    for c in &cams {
+    let planned = plan(project, opts, progress)?;
+    let cams = &planned.cams;
+    for c in cams {
         if same_file(&c.path, out) {
             return Err(Error::usage(format!(
                 "{}: the output would overwrite camera {}'s footage; choose another output path",
@@ -242,30 +516,8 @@ pub fn render_freeze(
             )));
         }
     }
-    let indices = cams
-        .iter()
-        .enumerate()
-        .map(|(i, c)| frame_index(project, i, c, opts.at))
-        .collect::<Result<Vec<_>>>()?;
-
-    let fps = opts
-        .fps
-        .or(cams[0].info.fps)
-        .unwrap_or(Rational::new(30, 1));
-    let duration = opts.duration.unwrap_or(DEFAULT_DURATION);
-    if !(duration > 0.0 && duration.is_finite()) {
-        return Err(Error::usage(format!(
-            "--duration {duration} must be a positive number of seconds"
-        )));
-    }
-    let ring = project.layout == Some(Layout::Ring);
-    let schedule = Schedule::orbit(
-        cams.len(),
-        ring,
-        opts.interp,
-        Schedule::frames_for(duration, fps),
-        fps,
-    )?;
+    let schedule = &planned.schedule;
+    let fps = schedule.fps;
     let codec = opts.codec.unwrap_or_else(|| Codec::from_path(out));
     let (w, h) = opts.size.unwrap_or_else(|| {
         let (w, h) = (cams[0].info.width, cams[0].info.height);
@@ -277,44 +529,56 @@ pub fn render_freeze(
     });
     let mut settings = EncodeSettings::new(codec, w, h, fps);
     settings.crf = opts.crf;
-    settings.speed = opts.speed.clone();
+    settings.speed = opts.encoder_speed.clone();
     let mut writer = ClipWriter::create(out, settings)?;
 
-    let decode = |camera: usize| -> Result<RgbImage> {
-        let c = &cams[camera];
-        let mut src = media::open(&c.path).map_err(|e| with_camera(&c.name, e))?;
-        src.frame(indices[camera])
-            .map_err(|e| with_camera(&c.name, e))
-    };
-    let jobs = jobs(&schedule);
+    let jobs = jobs(schedule, &|c, t| planned.frame(project, c, t))?;
+    let mut sources = Sources::new(cams);
     progress.begin("rendering", jobs.len() as u64);
-    let chunk = rayon::current_num_threads().max(2);
+    let threads = rayon::current_num_threads().max(2);
     let mut shots = Vec::new();
     let mut synthesized = 0;
-    for batch in jobs.chunks(chunk) {
-        // Each camera the batch needs is decoded once, even when a camera frame and the pairs
-        // on either side of it all use it.
-        let mut needed: Vec<usize> = batch
+    let mut start = 0;
+    let mut batch_no = 0;
+    while start < jobs.len() {
+        // A batch: up to one pair per core (the expensive jobs), and at most 16 jobs, so
+        // that a live stretch of camera frames decodes a run at a time.
+        let (mut end, mut pairs) = (start, 0);
+        while end < jobs.len() && end - start < 16 && pairs < threads {
+            pairs += usize::from(matches!(jobs[end], Job::Pair { .. }));
+            end += 1;
+        }
+        let batch = &jobs[start..end];
+        // Each frame the batch needs is decoded once, each camera's in ascending order.
+        let mut needed: Vec<(usize, i64)> = batch
             .iter()
             .flat_map(|job| match job {
-                Job::Camera { camera, .. } => vec![*camera],
+                Job::Camera { camera, frame, .. } => vec![(*camera, *frame)],
                 Job::Pair { from, to, .. } => vec![*from, *to],
             })
             .collect();
         needed.sort_unstable();
         needed.dedup();
-        let decoded = needed
+        let mut used: Vec<usize> = needed.iter().map(|n| n.0).collect();
+        used.dedup();
+        let decoded: Vec<RgbImage> = used
             .par_iter()
-            .map(|&c| decode(c))
-            .collect::<Result<Vec<RgbImage>>>()?;
-        let frame = |camera: usize| &decoded[needed.binary_search(&camera).expect("decoded")];
+            .map(|&c| {
+                let frames: Vec<i64> = needed.iter().filter(|n| n.0 == c).map(|n| n.1).collect();
+                sources.decode(c, &frames)
+            })
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        let image = |key: (usize, i64)| &decoded[needed.binary_search(&key).expect("decoded")];
         let made: Vec<Result<Vec<(RgbImage, u32)>>> = batch
             .par_iter()
             .map(|job| match job {
                 // Pushed straight from `decoded` below.
                 Job::Camera { .. } => Ok(Vec::new()),
                 Job::Pair { from, to, views } => {
-                    let pair = PairFlow::compute(frame(*from), frame(*to), &opts.flow)?;
+                    let pair = PairFlow::compute(image(*from), image(*to), &opts.flow)?;
                     Ok(views
                         .iter()
                         .map(|&(t, held)| (pair.synthesize(t), held))
@@ -327,13 +591,17 @@ pub fn render_freeze(
                 writer.push(&img, held)?;
             }
             match job {
-                Job::Camera { camera, held } => {
-                    writer.push(frame(*camera), *held)?;
+                Job::Camera {
+                    camera,
+                    frame,
+                    held,
+                } => {
+                    writer.push(image((*camera, *frame)), *held)?;
                     let c = &cams[*camera];
                     shots.push(CameraShot {
                         name: c.name.clone(),
                         source: c.path.clone(),
-                        frame: indices[*camera],
+                        frame: *frame,
                         held: *held,
                     });
                 }
@@ -341,12 +609,16 @@ pub fn render_freeze(
             }
             progress.advance(1);
         }
+        sources.end_batch(batch_no, &used);
+        batch_no += 1;
+        start = end;
     }
     progress.end();
     let frames = writer.frames();
     let output = writer.finish()?;
     Ok(RenderReport {
         output,
+        mode: opts.mode.name(),
         codec,
         width: w,
         height: h,

@@ -471,7 +471,7 @@ fn interrupted_render_leaves_nothing() {
             "0",
             "--codec",
             "hevc",
-            "--speed",
+            "--encoder-speed",
             "veryslow",
         ])
         .args([

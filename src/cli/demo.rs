@@ -4,7 +4,7 @@ use anyhow::Result;
 use std::path::PathBuf;
 use timeslice::progress::Progress;
 use timeslice::project::Project;
-use timeslice::render::{render_freeze, RenderOptions};
+use timeslice::render::{render, RenderOptions};
 use timeslice::synth::SampleSpec;
 use timeslice::TimeSpec;
 
@@ -34,7 +34,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
     let mut opts = RenderOptions::at(TimeSpec::Frame(made.event_frame as i64));
     opts.duration = Some(4.0);
     let clip = a.out.join("clip.mp4");
-    let report = render_freeze(&project, &opts, &clip, progress)?;
+    let report = render(&project, &opts, &clip, progress)?;
     println!(
         "rig:          {} ({} cameras, {}x{}, {} frames at {} fps)",
         rig_dir.display(),

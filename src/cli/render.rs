@@ -1,39 +1,80 @@
-//! `timeslice render`: a frozen-moment clip.
+//! `timeslice render`: a bullet-time clip (frozen moment, time slice or replay).
 
 use anyhow::Result;
 use std::path::PathBuf;
+use timeslice::error::Error;
 use timeslice::media::encode::Codec;
 use timeslice::progress::Progress;
 use timeslice::project::Project;
-use timeslice::render::{render_freeze, RenderOptions, RenderReport};
+use timeslice::render::{plan, render, RenderOptions, RenderReport, TimeMode};
+use timeslice::timeline::Ease;
 use timeslice::{Rational, TimeSpec};
 
-/// Render a frozen moment: the frame at TIME from every camera, in rig order.
+/// Render a clip: the moment freezes (or slows) while the view orbits the subject.
 ///
 /// Between neighbouring cameras, views are synthesized from the optical flow of the pair
 /// (softmax splatting), so the orbit glides instead of stepping; on a ring (layout = \"ring\"
-/// in the project) the last camera leads back to the first. The output is written to a
+/// in the project) the full orbit goes round 360 degrees. The output is written to a
 /// temporary file and renamed when complete.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  timeslice render rig/ --at 1.0 --out clip.mp4\n  timeslice render rig/timeslice.toml --at 00:00:02.500 --duration 4 --fps 50 --out clip.mp4\n  timeslice render a.mp4 b.mp4 c.mp4 --at frame:30 --codec prores --out clip.mov\n  timeslice render rig/ --at 01:00:10:12 --codec png --out frames/\n\nTIME: seconds (12.48), HH:MM:SS.mmm, frame:N, or timecode HH:MM:SS:FF (counted from the\nfootage's own start timecode when it has one; HH:MM:SS;FF for drop-frame)."
+    after_help = "Examples:\n  timeslice render rig/ --at 1.0 --out clip.mp4\n  timeslice render rig/timeslice.toml --at 00:00:02.500 --duration 4 --fps 50 --out clip.mp4\n  timeslice render rig/ --mode slice --at 1.0 --rate 0.1 --cameras 1..12 --out slice.mp4\n  timeslice render rig/ --mode replay --from 0.5 --orbit-at 1.5 --to 2.5 --speed 90 --ease in-out --out replay.mp4\n  timeslice render rig/ --at 1.0 --bounce --loop --skip-camera 7 --out loop.mp4\n  timeslice render rig/ --at 1.0 --plan-only --json\n  timeslice render a.mp4 b.mp4 c.mp4 --at frame:30 --codec prores --out clip.mov\n\nTIME: seconds (12.48), HH:MM:SS.mmm, frame:N, or timecode HH:MM:SS:FF (counted from the\nfootage's own start timecode when it has one; HH:MM:SS;FF for drop-frame).\nCAMERA: a camera's name (cam05) or its 1-based number in rig order."
 )]
 pub struct Args {
     /// A project file, a footage folder, or camera files in rig order.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// The moment to freeze.
+    /// freeze: every view at --at. slice: time runs at --rate times real speed while the
+    /// view orbits, from --at. replay: the first camera plays live from --from to
+    /// --orbit-at, the orbit runs frozen there, then the last camera plays on to --to.
+    #[arg(long, value_enum, default_value = "freeze")]
+    mode: ModeArg,
+    /// The moment to freeze (freeze), or where the slice starts (slice).
     #[arg(long, value_parser = super::parse_time, value_name = "TIME")]
-    at: TimeSpec,
+    at: Option<TimeSpec>,
+    /// Slice mode: speed of time during the orbit (0.1 = a tenth of real speed).
+    #[arg(long, value_name = "R")]
+    rate: Option<f64>,
+    /// Replay mode: where the live lead-in starts.
+    #[arg(long, value_parser = super::parse_time, value_name = "TIME")]
+    from: Option<TimeSpec>,
+    /// Replay mode: where the live ending stops.
+    #[arg(long, value_parser = super::parse_time, value_name = "TIME")]
+    to: Option<TimeSpec>,
+    /// Replay mode: the moment the orbit freezes.
+    #[arg(long, value_parser = super::parse_time, value_name = "TIME")]
+    orbit_at: Option<TimeSpec>,
+    /// Orbit over cameras A to B (reversed when A comes after B; on a ring, A..A is the full
+    /// turn from A) [default: all, all the way round a ring].
+    #[arg(long, value_name = "A..B", value_parser = parse_range)]
+    cameras: Option<(String, String)>,
+    /// Leave a dead or out-of-sync camera out: the orbit synthesizes across the gap from its
+    /// neighbours (repeatable).
+    #[arg(long = "skip-camera", value_name = "CAMERA")]
+    skip_camera: Vec<String>,
+    /// Orbit there and back.
+    #[arg(long)]
+    bounce: bool,
+    /// Make the clip loop seamlessly (a full ring or a bounce): the last frame leads into
+    /// the first.
+    #[arg(long = "loop")]
+    looped: bool,
+    /// How the orbit accelerates: linear (constant angular speed), in, out or in-out.
+    #[arg(long, default_value = "linear", value_parser = parse_ease)]
+    ease: Ease,
+    /// Orbit pace in degrees per second (needs a ring, arc_degrees in the project, or a
+    /// calibration); instead of --duration.
+    #[arg(long, value_name = "DEG_PER_S", conflicts_with = "duration")]
+    speed: Option<f64>,
+    /// Orbit length in seconds [default: 3].
+    #[arg(long)]
+    duration: Option<f64>,
     /// Output: a .mp4/.mov/.mkv file, or a folder for --codec png.
-    #[arg(long, short)]
-    out: PathBuf,
+    #[arg(long, short, required_unless_present = "plan_only")]
+    out: Option<PathBuf>,
     /// Output frame rate, e.g. 30, 50, 30000/1001 or 29.97 [default: the first camera's].
     #[arg(long, value_parser = super::parse_fps)]
     fps: Option<Rational>,
-    /// Clip length in seconds [default: 3].
-    #[arg(long)]
-    duration: Option<f64>,
     /// Output codec [default: h264, or png when --out has no extension].
     #[arg(long, value_enum)]
     codec: Option<Codec>,
@@ -45,37 +86,125 @@ pub struct Args {
     size: Option<(u32, u32)>,
     /// x264/x265 speed preset (ultrafast .. veryslow).
     #[arg(long, value_name = "PRESET")]
-    speed: Option<String>,
+    encoder_speed: Option<String>,
     /// Views to synthesize between each pair of neighbouring cameras; 0 shows only the real
     /// cameras [default: every output frame is its own view, the smoothest orbit].
     #[arg(long, value_name = "K")]
     interp: Option<u32>,
     /// Flow preset for view synthesis: fast, balanced or quality.
     #[arg(long, default_value = "balanced")]
-    preset: String,
-    /// Print a JSON report of what was written.
+    flow_preset: String,
+    /// Print the schedule (one entry per output frame: time, cameras, fraction) and stop.
+    #[arg(long)]
+    plan_only: bool,
+    /// Print a JSON report of what was written (or, with --plan-only, the schedule).
     #[arg(long)]
     json: bool,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    Freeze,
+    Slice,
+    Replay,
+}
+
+/// `A..B` into its two ends.
+fn parse_range(s: &str) -> Result<(String, String), String> {
+    match s.split_once("..") {
+        Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
+            Ok((a.trim().to_string(), b.trim().to_string()))
+        }
+        _ => Err(format!(
+            "'{s}' is not a camera range; write A..B with camera names or numbers, e.g. 1..12"
+        )),
+    }
+}
+
+fn parse_ease(s: &str) -> Result<Ease, String> {
+    s.parse::<Ease>().map_err(|e| e.to_string())
+}
+
+/// The time mode, with a clear error for the options each mode needs or refuses.
+fn time_mode(a: &Args) -> Result<TimeMode, Error> {
+    let need = |v: Option<TimeSpec>, flag: &str, mode: &str| {
+        v.ok_or_else(|| Error::usage(format!("--mode {mode} needs {flag} TIME")))
+    };
+    let refuse = |present: bool, flag: &str, mode: &str| {
+        if present {
+            Err(Error::usage(format!(
+                "{flag} is not used by --mode {mode}; remove it"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    match a.mode {
+        ModeArg::Freeze | ModeArg::Slice => {
+            let mode = if matches!(a.mode, ModeArg::Freeze) {
+                "freeze"
+            } else {
+                "slice"
+            };
+            refuse(a.from.is_some(), "--from", mode)?;
+            refuse(a.to.is_some(), "--to", mode)?;
+            refuse(a.orbit_at.is_some(), "--orbit-at", mode)?;
+            let at = need(a.at, "--at", mode)?;
+            if matches!(a.mode, ModeArg::Freeze) {
+                refuse(a.rate.is_some(), "--rate", mode)?;
+                Ok(TimeMode::Freeze { at })
+            } else {
+                let rate = a.rate.ok_or_else(|| {
+                    Error::usage("--mode slice needs --rate R (e.g. 0.1 for a tenth of real speed)")
+                })?;
+                Ok(TimeMode::Slice { at, rate })
+            }
+        }
+        ModeArg::Replay => {
+            refuse(a.rate.is_some(), "--rate", "replay")?;
+            let orbit_at = match (a.orbit_at, a.at) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::usage(
+                        "give the replay's moment once: --orbit-at (or --at), not both",
+                    ))
+                }
+                (Some(t), None) | (None, Some(t)) => t,
+                (None, None) => return Err(Error::usage("--mode replay needs --orbit-at TIME")),
+            };
+            Ok(TimeMode::Replay {
+                from: need(a.from, "--from", "replay")?,
+                to: need(a.to, "--to", "replay")?,
+                orbit_at,
+            })
+        }
+    }
+}
+
 pub fn options(a: &Args) -> Result<RenderOptions> {
     Ok(RenderOptions {
-        at: a.at,
+        mode: time_mode(a)?,
         fps: a.fps,
         duration: a.duration,
+        speed: a.speed,
         codec: a.codec,
         crf: a.crf,
         size: a.size,
-        speed: a.speed.clone(),
+        encoder_speed: a.encoder_speed.clone(),
         interp: a.interp,
-        flow: super::interp::preset(&a.preset)?,
+        flow: super::interp::preset(&a.flow_preset)?,
+        cameras: a.cameras.clone(),
+        skip: a.skip_camera.clone(),
+        bounce: a.bounce,
+        looped: a.looped,
+        ease: a.ease,
     })
 }
 
 pub fn print_report(r: &RenderReport) {
     println!(
-        "{}: {} frames, {}x{}, {} fps, {:.2} s, {:?}, {} cameras + {} synthesized views",
+        "{}: {} {} frames, {}x{}, {} fps, {:.2} s, {:?}, {} camera frames + {} synthesized views",
         r.output.display(),
+        r.mode,
         r.frames,
         r.width,
         r.height,
@@ -89,7 +218,44 @@ pub fn print_report(r: &RenderReport) {
 
 pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
     let project = Project::from_inputs(&a.inputs)?;
-    let report = render_freeze(&project, &options(&a)?, &a.out, progress)?;
+    let opts = options(&a)?;
+    if a.plan_only {
+        let planned = plan(&project, &opts, progress)?;
+        let s = &planned.schedule;
+        if a.json {
+            let v = serde_json::json!({
+                "fps": s.fps.to_string(),
+                "cameras": planned.names,
+                "frames": s.frames,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else {
+            println!(
+                "{} frames at {} fps ({:.2} s); runs of identical frames:",
+                s.frames.len(),
+                s.fps,
+                s.fps.frames_to_seconds(s.frames.len() as i64)
+            );
+            for (shot, n) in s.runs() {
+                let (a, b) = (&planned.names[shot.from], &planned.names[shot.to]);
+                let at = if shot.is_camera() {
+                    a.clone()
+                } else {
+                    format!("{a} -> {b} at {:.3}", shot.t)
+                };
+                println!(
+                    "  {n:>4} x  {at:<28} time {:+.3} s  angle {:.1}",
+                    shot.time, shot.angle
+                );
+            }
+        }
+        return Ok(());
+    }
+    let out = a
+        .out
+        .as_ref()
+        .expect("clap requires --out without --plan-only");
+    let report = render(&project, &opts, out, progress)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -121,6 +121,7 @@ pub fn generate(
     let project = Project {
         root: dir.to_path_buf(),
         layout: Some(spec.layout),
+        arc_degrees: (spec.layout == crate::project::Layout::Arc).then_some(spec.arc_degrees),
         calibration: None,
         cameras: names
             .iter()
