@@ -43,6 +43,13 @@ pub struct Args {
     /// Varies the props and textures; the same seed gives the same footage.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Aim every camera off the focus by up to DEG degrees (yaw and pitch), reproducibly
+    /// from the seed: footage to test alignment with.
+    #[arg(long, default_value_t = 0.0, value_name = "DEG")]
+    pub aim_jitter: f64,
+    /// Roll every camera about its optical axis by up to DEG degrees.
+    #[arg(long, default_value_t = 0.0, value_name = "DEG")]
+    pub roll_jitter: f64,
     /// Write one PNG still per camera (at the event) instead of videos.
     #[arg(long)]
     pub stills: bool,
@@ -68,6 +75,8 @@ impl Args {
             frames: self.frames,
             fps: self.fps,
             seed: self.seed,
+            aim_jitter_degrees: self.aim_jitter,
+            roll_jitter_degrees: self.roll_jitter,
         }
     }
 }

@@ -73,6 +73,10 @@ pub struct SampleSpec {
     pub fps: Rational,
     /// Varies the props' placement and the textures.
     pub seed: u64,
+    /// Aim each camera off the focus by up to this many degrees (yaw and pitch), and roll it
+    /// by up to `roll_jitter_degrees`: a real rig is never perfectly aimed.
+    pub aim_jitter_degrees: f64,
+    pub roll_jitter_degrees: f64,
 }
 
 impl Default for SampleSpec {
@@ -86,6 +90,8 @@ impl Default for SampleSpec {
             frames: 60,
             fps: Rational::new(30, 1),
             seed: 1,
+            aim_jitter_degrees: 0.0,
+            roll_jitter_degrees: 0.0,
         }
     }
 }
@@ -148,6 +154,9 @@ impl SampleRig {
             width: spec.width,
             height_px: spec.height,
             hfov_degrees: HFOV_DEGREES,
+            aim_jitter_degrees: spec.aim_jitter_degrees,
+            roll_jitter_degrees: spec.roll_jitter_degrees,
+            seed: spec.seed,
         });
         let event_frame = spec.frames / 2;
         let event_time = spec.fps.frames_to_seconds(event_frame as i64);

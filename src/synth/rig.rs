@@ -1,12 +1,13 @@
 //! Camera placement for the sample rig: a full ring or an arc of cameras on a circle around
-//! the focus, all at one height and aimed exactly at the focus point.
+//! the focus, all at one height and aimed at the focus point, exactly or, to test alignment,
+//! deliberately off by a reproducible random aim and roll error per camera.
 //!
 //! Azimuths are measured counter-clockwise seen from above (from +x towards +y), which is
 //! also the rig order.
 
 use super::Layout;
 use crate::camera::{Camera, Intrinsics, Pose, Rig};
-use nalgebra::{Point3, Vector3};
+use nalgebra::{Point3, UnitQuaternion, Vector3};
 use std::f64::consts::TAU;
 
 /// Where and how the cameras stand.
@@ -25,6 +26,25 @@ pub struct Placement {
     pub width: u32,
     pub height_px: u32,
     pub hfov_degrees: f64,
+    /// Each camera is aimed off the focus by up to this many degrees in yaw and in pitch.
+    pub aim_jitter_degrees: f64,
+    /// Each camera is rolled about its optical axis by up to this many degrees.
+    pub roll_jitter_degrees: f64,
+    /// Seeds the jitter (same seed, same rig).
+    pub seed: u64,
+}
+
+/// A reproducible value in [-1, 1] for camera `i`, component `k`.
+fn jitter(seed: u64, i: usize, k: u64) -> f64 {
+    // SplitMix64 of (seed, camera, component).
+    let mut z = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add((i as u64) << 8 | k)
+        .wrapping_add(0x632B_E59B_D9B4_E019);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
 }
 
 /// Azimuth in radians of each camera, in rig order.
@@ -59,18 +79,34 @@ pub fn place_cameras(p: &Placement) -> Rig {
     let cameras = azimuths(p.layout, p.cameras, p.arc_degrees)
         .into_iter()
         .zip(camera_names(p.cameras))
-        .map(|(az, name)| {
+        .enumerate()
+        .map(|(i, (az, name))| {
             let eye = Point3::new(
                 p.focus.x + p.radius * az.cos(),
                 p.focus.y + p.radius * az.sin(),
                 p.height,
             );
+            let mut pose = Pose::look_at(eye, p.focus, p.up);
+            if p.aim_jitter_degrees != 0.0 || p.roll_jitter_degrees != 0.0 {
+                // A rotation in the camera's own frame keeps its centre: yaw about its y
+                // axis, pitch about x, roll about the optical axis z.
+                let yaw = (p.aim_jitter_degrees * jitter(p.seed, i, 0)).to_radians();
+                let pitch = (p.aim_jitter_degrees * jitter(p.seed, i, 1)).to_radians();
+                let roll = (p.roll_jitter_degrees * jitter(p.seed, i, 2)).to_radians();
+                let j = UnitQuaternion::from_axis_angle(&Vector3::z_axis(), roll)
+                    * UnitQuaternion::from_axis_angle(&Vector3::x_axis(), pitch)
+                    * UnitQuaternion::from_axis_angle(&Vector3::y_axis(), yaw);
+                pose = Pose {
+                    rotation: j * pose.rotation,
+                    translation: j * pose.translation,
+                };
+            }
             Camera {
                 name,
                 width: p.width,
                 height: p.height_px,
                 intrinsics,
-                pose: Pose::look_at(eye, p.focus, p.up),
+                pose,
             }
         })
         .collect();
@@ -97,6 +133,9 @@ mod tests {
             width: 1280,
             height_px: 720,
             hfov_degrees: 40.0,
+            aim_jitter_degrees: 0.0,
+            roll_jitter_degrees: 0.0,
+            seed: 1,
         }
     }
 
