@@ -330,17 +330,33 @@ pub fn refine(
             gi += b.3;
             g.fixed_rows_mut::<6>(o).copy_from(&b.4);
         }
+        // Jacobi scaling: the unknowns differ by many orders of magnitude (fx ~ 1e3, k3 ~
+        // 1e-1 with tiny derivatives), and Cholesky of the unscaled matrix loses the digits the
+        // distortion terms need. Marquardt's damping is then lambda * I in scaled units.
+        let scale: Vec<f64> = (0..np)
+            .map(|i| 1.0 / a[(i, i)].max(1e-300).sqrt())
+            .collect();
+        let mut scaled = a.clone();
+        for c in 0..np {
+            for r in 0..np {
+                scaled[(r, c)] *= scale[r] * scale[c];
+            }
+        }
+        let gs = DVector::from_iterator(np, (0..np).map(|i| -g[i] * scale[i]));
         let mut improved = false;
         while lambda < 1e10 {
-            let mut damped = a.clone();
+            let mut damped = scaled.clone();
             for i in 0..np {
-                damped[(i, i)] += lambda * a[(i, i)].max(1e-12);
+                damped[(i, i)] += lambda;
             }
             let Some(chol) = damped.cholesky() else {
                 lambda *= 10.0;
                 continue;
             };
-            let step = chol.solve(&(-&g));
+            let mut step = chol.solve(&gs);
+            for (s, sc) in step.iter_mut().zip(&scale) {
+                *s *= sc;
+            }
             let p = to_params(&k);
             let nk = from_params(&(0..NI).map(|i| p[i] + step[i]).collect::<Vec<_>>());
             let nposes: Vec<(Matrix3<f64>, Vector3<f64>)> = poses
