@@ -622,11 +622,12 @@ fn seed_cross(
     s: usize,
 ) -> Option<([usize; 4], [f32; 2], f32)> {
     let c = cands[s].p;
-    // Neighbours within a generous radius, nearest first.
+    // Neighbours within a generous radius (a fifth of the image), nearest first.
+    let reach = 0.2 * img.width.max(img.height) as f64;
     let mut near: Vec<(f64, usize)> = Vec::new();
-    index.around(c, 150.0, |k| {
+    index.around(c, reach, |k| {
         let d = (cands[k].p - c).norm();
-        if k != s && d > 4.0 && d <= 150.0 {
+        if k != s && d > 4.0 && d <= reach {
             near.push((d, k));
         }
     });
