@@ -136,6 +136,19 @@ fn run_board(a: BoardArgs) -> Result<()> {
             a.pattern.count()
         );
     }
+    // A view far worse than the others is usually motion blur, a bent board or a wrong
+    // detection: say so, the user decides whether to drop it.
+    let mut rms: Vec<f64> = cal.views.iter().map(|v| v.rms).collect();
+    rms.sort_by(f64::total_cmp);
+    let median = rms[rms.len() / 2];
+    for v in &cal.views {
+        if v.rms > 3.0 * median && v.rms > 0.2 {
+            eprintln!(
+                "warning: {}: reprojection RMS {:.3} px, over 3 times the median {median:.3}; check it for motion blur or a bent board, or leave it out",
+                v.name, v.rms
+            );
+        }
+    }
     let k = cal.intrinsics;
     let yaml = CameraYaml {
         width: cal.width,
