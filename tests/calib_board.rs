@@ -101,6 +101,14 @@ fn rendered_views_detect_every_corner_and_recover_the_camera() {
             rms < 0.08 && max < 0.25,
             "{name}: rms {rms:.3}, max {max:.3}"
         );
+        // The ordering rule: right-handed in the image, first row running left to right.
+        let row = found[8] - found[0];
+        let col = found[9 * 5] - found[0];
+        assert!(
+            row.x * col.y - row.y * col.x > 0.0,
+            "{name}: left-handed order"
+        );
+        assert!(row.x > 0.0, "{name}: first row runs right to left");
     }
 
     let cal = calibrate_board(&images, pattern(), 1.0).unwrap();
