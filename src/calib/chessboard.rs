@@ -12,17 +12,31 @@
 //!    This is the Hessian form of the symmetric corner filters of Geiger et al., "Automatic
 //!    camera and range sensor calibration using a single shot", ICRA 2012, and of ChESS
 //!    (Bennett and Lasenby, "ChESS - Quick and robust detection of chess-board features", 2014).
-//! 2. Candidates: local maxima above a fraction of the strongest response.
+//! 2. Candidates: local maxima above a fraction of the strongest response that pass a ChESS-
+//!    style ring test (the intensity on a circle around the point crosses its mean four times:
+//!    bright, dark, bright, dark), which removes the weak maxima that noise and JPEG blocks
+//!    leave along straight edges.
 //! 3. Grid growing: a seed candidate whose four nearest linked candidates form a cross, then
 //!    growth one cell at a time by local extrapolation from already placed neighbours (never a
-//!    global homography, so strong distortion is fine). A link between two candidates is
-//!    accepted only if it runs along a black/white edge: the two sides of the segment differ in
-//!    intensity, with a contrast comparable to the neighbour's (light may vary over the board).
-//! 4. The grown grid must contain a fully filled `cols x rows` window; it is ordered by a
-//!    fixed rule (below) so corner numbering is consistent between images.
+//!    global homography, so strong distortion is fine), cells with two placed neighbours
+//!    first so the grid fills the board before it extrapolates past its edge. A link between
+//!    two corners is accepted only if it runs along a black/white edge: the two sides of the
+//!    segment differ, with a contrast comparable to the neighbour's (light may vary over the
+//!    board), and with the dark side on the hand the chessboard's parity demands (it flips at
+//!    every step along a row or column), which rejects links to clutter.
+//! 4. The grown grid must contain exactly one fully filled `cols x rows` window. Holes in a
+//!    nearly full window (a corner next to a finger, a tear from a rolling shutter) are filled
+//!    by a sub-pixel search from the neighbours' prediction, kept only if it passes the ring and
+//!    link tests. The window is ordered by a fixed rule (below) so corner numbering is
+//!    consistent between images.
 //! 5. Sub-pixel refinement on the unsmoothed luma with the gradient-orthogonality method of
-//!    OpenCV's `cornerSubPix` (Foerstner and Guelch 1987): every gradient near a corner is
-//!    orthogonal to the vector from the corner to where it is measured.
+//!    OpenCV's `cornerSubPix` (Foerstner and Guelch, "A fast operator for detection and precise
+//!    location of distinct points, corners and centres of circular features", 1987): every
+//!    gradient near a corner is orthogonal to the vector from the corner to where it is
+//!    measured.
+//!
+//! Boards whose far squares are under about 8 px across (steep tilt at low resolution) are not
+//! found: their corners fail the ring test at the finest scale.
 //!
 //! Ordering rule: corners are returned row by row, `cols` per row. The grid is right-handed in
 //! the image (the first row's direction turned by +90 degrees in image coordinates, y down,
