@@ -1,5 +1,6 @@
 //! Argument parsing (clap derive) and dispatch; one file per subcommand.
 
+mod calibrate;
 mod demo;
 mod eval;
 mod flow;
@@ -45,6 +46,7 @@ enum Command {
     Flow(flow::Args),
     Interp(interp::Args),
     Eval(eval::Args),
+    Calibrate(calibrate::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -65,6 +67,7 @@ pub fn main() -> ExitCode {
         Command::Flow(a) => flow::run(a),
         Command::Interp(a) => interp::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
     };
     progress.clear();
     match result {

@@ -16,6 +16,7 @@
 //! [`SampleRig`] ties the spec, the rig and the scene together; [`truth`] writes the ground
 //! truth (`truth.json` and a COLMAP model).
 
+pub mod board;
 mod bvh;
 pub mod footage;
 mod noise;
