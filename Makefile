@@ -27,3 +27,4 @@ bench: deps
 bench-peer: build
 	"$$(./benches/peer/venv.sh)" benches/peer/metrics_check.py
 	"$$(./benches/peer/venv.sh)" benches/peer/flow_peer.py
+	"$$(./benches/peer/venv.sh)" benches/peer/calib_board_peer.py
