@@ -5,6 +5,7 @@
 //! output frames) -> `render` (runs a schedule into an encoder). `synth` renders sample rigs
 //! with ground truth; `calib` holds camera model I/O (COLMAP).
 
+pub mod align;
 pub mod calib;
 pub mod camera;
 pub mod error;
