@@ -95,7 +95,7 @@ impl Alignment {
             .map(|c| (c.pose.centre() - focus).norm())
             .sum::<f64>()
             / n;
-        if !(mean_d > 1e-9) {
+        if mean_d.is_nan() || mean_d <= 1e-9 {
             return Err(Error::usage(
                 "the focus point coincides with the cameras; give --focus elsewhere",
             ));
