@@ -478,3 +478,20 @@ fn bad_combinations_are_usage_errors() {
     // Nothing was created for a refused output.
     assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn timecode_in_mp4_and_mov() {
+    let d = tempfile::tempdir().unwrap();
+    for (name, codec) in [("t.mp4", Codec::H264), ("t.mov", Codec::Hevc)] {
+        let out = d.path().join(name);
+        let mut s = settings(codec, 64, 64);
+        s.speed = Some("ultrafast".into());
+        s.timecode = Some("01:02:03:04".into());
+        write_chart(&out, s, 2);
+        assert_eq!(
+            probe(&out).timecode.as_deref(),
+            Some("01:02:03:04"),
+            "{name}"
+        );
+    }
+}
