@@ -426,6 +426,18 @@ fn animated_gif_and_webp() {
                 &[0, 0],
                 "loop count 0 (forever)"
             );
+            // Frame durations (24 bits at offset 12 of each ANMF payload) add up to 5 frames.
+            let mut total_ms = 0;
+            let mut i = 12;
+            while i + 8 <= bytes.len() {
+                let n = u32::from_le_bytes(bytes[i + 4..i + 8].try_into().unwrap()) as usize;
+                if &bytes[i..i + 4] == b"ANMF" {
+                    let p = &bytes[i + 8 + 12..i + 8 + 15];
+                    total_ms += p[0] as u32 | (p[1] as u32) << 8 | (p[2] as u32) << 16;
+                }
+                i += 8 + n + (n & 1);
+            }
+            assert_eq!(total_ms, 200);
         }
     }
 }
@@ -494,4 +506,15 @@ fn timecode_in_mp4_and_mov() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn lossless_h264_keeps_its_profile_choice() {
+    // CRF 0 needs High 4:4:4 Predictive; the default High profile must not be forced on it.
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("lossless.mp4");
+    let mut s = settings(Codec::H264, 128, 96);
+    s.crf = Some(0);
+    write_chart(&out, s, 1);
+    assert_eq!(probe(&out).profile, 244);
 }

@@ -463,11 +463,14 @@ impl ClipWriter {
         match &mut self.inner {
             Inner::Video(enc) => enc.push(image, repeat)?,
             Inner::Jpeg(seq) => seq.push(image, repeat, self.frames)?,
-            Inner::Gif { frames, .. } => match frames.last_mut() {
-                // A held frame pushed again only lengthens the previous one.
-                Some((last, n)) if last.data == fit_cover(image, w, h).data => *n += repeat,
-                _ => frames.push((fit_cover(image, w, h), repeat)),
-            },
+            Inner::Gif { frames, .. } => {
+                let fitted = fit_cover(image, w, h);
+                match frames.last_mut() {
+                    // A held frame pushed again only lengthens the previous one.
+                    Some((last, n)) if *last == fitted => *n += repeat,
+                    _ => frames.push((fitted, repeat)),
+                }
+            }
             Inner::Png { out } => {
                 let fitted = fit_cover(image, w, h);
                 let dir = out.path().to_path_buf();
@@ -644,7 +647,8 @@ fn open_encoder(
             opts.set("preset", s.speed.as_deref().unwrap_or("medium"));
             if let Some(p) = &s.profile {
                 opts.set("profile", p);
-            } else if s.codec == Codec::H264 && s.pixel() == Pixel::YUV420P {
+            } else if s.codec == Codec::H264 && s.pixel() == Pixel::YUV420P && s.crf != Some(0) {
+                // High is what every web player decodes; lossless (CRF 0) needs High 4:4:4.
                 opts.set("profile", "high");
             }
             if s.codec == Codec::Hevc {
