@@ -8,7 +8,6 @@
 
 use crate::frame::RgbImage;
 use rayon::prelude::*;
-use std::sync::atomic::{AtomicU16, Ordering};
 
 /// At most this many pixels are sampled over the whole clip to build the palette.
 const MAX_SAMPLES: usize = 1 << 20;
@@ -165,37 +164,70 @@ fn kmeans(entries: &[([f64; 3], f64)], centres: &mut [[f64; 3]], iterations: usi
     }
 }
 
-/// Maps colours to palette indices, remembering each answer (shared by the frames being
-/// dithered in parallel; every thread would store the same value, so races are harmless).
+/// Maps colours to palette indices exactly (squared RGB distance), searching only the entries
+/// that can win in the colour's cell of RGB space.
 pub struct Mapper {
     palette: Vec<[i32; 3]>,
-    cache: Vec<AtomicU16>,
+    /// For each 16x16x16 cell of RGB space, the palette entries (in index order) that can be
+    /// nearest to some colour in it: those no farther than the best entry's farthest corner.
+    candidates: Vec<Vec<u8>>,
 }
+
+const CELL: i32 = 16;
 
 impl Mapper {
     pub fn new(palette: &[[u8; 3]]) -> Self {
+        let palette: Vec<[i32; 3]> = palette.iter().map(|c| c.map(i32::from)).collect();
+        let n = 256 / CELL;
+        let candidates = (0..n * n * n)
+            .into_par_iter()
+            .map(|cell| {
+                let lo = [cell / (n * n), cell / n % n, cell % n].map(|c| c * CELL);
+                let (near, far): (Vec<i32>, Vec<i32>) = palette
+                    .iter()
+                    .map(|p| {
+                        let (mut near, mut far) = (0, 0);
+                        for k in 0..3 {
+                            let (a, b) = (lo[k], lo[k] + CELL - 1);
+                            let d = if p[k] < a {
+                                a - p[k]
+                            } else if p[k] > b {
+                                p[k] - b
+                            } else {
+                                0
+                            };
+                            near += d * d;
+                            far += (p[k] - a).abs().max((p[k] - b).abs()).pow(2);
+                        }
+                        (near, far)
+                    })
+                    .unzip();
+                let bound = far.iter().copied().min().unwrap_or(0);
+                (0..palette.len())
+                    .filter(|&i| near[i] <= bound)
+                    .map(|i| i as u8)
+                    .collect()
+            })
+            .collect();
         Mapper {
-            palette: palette.iter().map(|c| c.map(i32::from)).collect(),
-            cache: (0..1 << 24).map(|_| AtomicU16::new(0)).collect(),
+            palette,
+            candidates,
         }
     }
 
     /// The nearest palette index (squared RGB distance, lowest index on ties).
     pub fn nearest(&self, c: [u8; 3]) -> u8 {
-        let key = (c[0] as usize) << 16 | (c[1] as usize) << 8 | c[2] as usize;
-        let hit = self.cache[key].load(Ordering::Relaxed);
-        if hit != 0 {
-            return (hit - 1) as u8;
-        }
         let c = c.map(i32::from);
+        let n = 256 / CELL;
+        let cell = ((c[0] / CELL * n + c[1] / CELL) * n + c[2] / CELL) as usize;
         let mut best = (i32::MAX, 0usize);
-        for (i, p) in self.palette.iter().enumerate() {
+        for &i in &self.candidates[cell] {
+            let p = self.palette[i as usize];
             let d = (c[0] - p[0]).pow(2) + (c[1] - p[1]).pow(2) + (c[2] - p[2]).pow(2);
             if d < best.0 {
-                best = (d, i);
+                best = (d, i as usize);
             }
         }
-        self.cache[key].store(best.1 as u16 + 1, Ordering::Relaxed);
         best.1 as u8
     }
 
@@ -236,6 +268,28 @@ impl Mapper {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn candidate_search_is_exhaustive_search() {
+        let mut seed = 3u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
+            (seed >> 24) as u8
+        };
+        let pal: Vec<[u8; 3]> = (0..200).map(|_| [next(), next(), next()]).collect();
+        let m = Mapper::new(&pal);
+        for _ in 0..20000 {
+            let c = [next(), next(), next()];
+            let want = (0..pal.len())
+                .min_by_key(|&i| {
+                    (0..3)
+                        .map(|k| (c[k] as i32 - pal[i][k] as i32).pow(2))
+                        .sum::<i32>()
+                })
+                .unwrap();
+            assert_eq!(m.nearest(c) as usize, want, "{c:?}");
+        }
+    }
 
     #[test]
     fn few_colours_are_kept_exactly() {
