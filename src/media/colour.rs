@@ -62,6 +62,8 @@ fn is_rgb(fmt: Pixel) -> bool {
             | Pixel::GBRP
             | Pixel::GBRP10LE
             | Pixel::GBRP12LE
+            | Pixel::GBRAP
+            | Pixel::PAL8
             | Pixel::GRAY8
     )
 }

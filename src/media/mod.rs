@@ -2,12 +2,18 @@
 //!
 //! Every input kind is an adapter behind one trait, [`FrameSource`] (as in gifski): a video
 //! file decoded by FFmpeg with frame-accurate seeking ([`decode::VideoSource`]), a single still
-//! image, or a folder of numbered images ([`stills`]). Encoding lives in [`encode`].
+//! image, or a folder of numbered images ([`stills`]). Encoding lives in [`encode`], delivery
+//! presets (broadcast, web, social) in [`preset`].
 
 pub mod colour;
 pub mod decode;
 pub mod encode;
+mod palette;
+pub mod preset;
 pub mod stills;
+
+pub use encode::{ClipWriter, Codec, EncodeSettings};
+pub use preset::{crop_rect, OutputOverrides, OutputPreset, SourceFormat};
 
 use crate::error::{Error, Result};
 use crate::frame::RgbImage;
