@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 use crate::flow::FlowParams;
 use crate::frame::RgbImage;
 use crate::interp::PairFlow;
-use crate::media::encode::{ClipWriter, Codec, EncodeSettings};
+use crate::media::encode::{ClipWriter, Codec};
+use crate::media::preset::{self, OutputOverrides, OutputPreset, SourceFormat};
 use crate::media::{self, SourceInfo, SourceKind};
 use crate::progress::Progress;
 use crate::project::{Layout, Project};
@@ -67,8 +68,16 @@ pub struct RenderOptions {
     pub duration: Option<f64>,
     /// The orbit's pace in degrees per second (instead of `duration`).
     pub speed: Option<f64>,
+    /// An output preset (broadcast, web, social); the explicit settings below override it.
+    pub preset: Option<OutputPreset>,
     pub codec: Option<Codec>,
     pub crf: Option<u32>,
+    /// Target bitrate in bits per second (H.264/HEVC), instead of a CRF.
+    pub bitrate: Option<u64>,
+    /// Quality 1-100 for JPEG and WebP.
+    pub quality: Option<u32>,
+    /// Start timecode of the output (MOV/MP4).
+    pub timecode: Option<String>,
     pub size: Option<(u32, u32)>,
     /// x264/x265 speed preset.
     pub encoder_speed: Option<String>,
@@ -95,8 +104,12 @@ impl RenderOptions {
             fps: None,
             duration: None,
             speed: None,
+            preset: None,
             codec: None,
             crf: None,
+            bitrate: None,
+            quality: None,
+            timecode: None,
             size: None,
             encoder_speed: None,
             interp: None,
@@ -400,16 +413,26 @@ impl Planned {
 /// schedule, without decoding anything (`render --plan-only`).
 pub fn plan(project: &Project, opts: &RenderOptions, progress: &dyn Progress) -> Result<Planned> {
     let cams = resolve(project, progress)?;
+    let fps = opts
+        .fps
+        .or(cams[0].info.fps)
+        .unwrap_or(Rational::new(30, 1));
+    plan_resolved(project, opts, cams, fps)
+}
+
+/// [`plan`] for cameras already probed, at the output rate `fps`.
+fn plan_resolved(
+    project: &Project,
+    opts: &RenderOptions,
+    cams: Vec<Resolved>,
+    fps: Rational,
+) -> Result<Planned> {
     let moment = opts.mode.moment();
     let anchors = cams
         .iter()
         .enumerate()
         .map(|(i, c)| frame_index(project, i, c, moment))
         .collect::<Result<Vec<_>>>()?;
-    let fps = opts
-        .fps
-        .or(cams[0].info.fps)
-        .unwrap_or(Rational::new(30, 1));
     // Seconds of the user's times from the moment, on the first camera's clock.
     let seconds_from_moment = |t: TimeSpec| -> Result<f64> {
         let c = &cams[0];
@@ -505,9 +528,8 @@ pub fn render(
     out: &Path,
     progress: &dyn Progress,
 ) -> Result<RenderReport> {
-    let planned = plan(project, opts, progress)?;
-    let cams = &planned.cams;
-    for c in cams {
+    let cams = resolve(project, progress)?;
+    for c in &cams {
         if same_file(&c.path, out) {
             return Err(Error::usage(format!(
                 "{}: the output would overwrite camera {}'s footage; choose another output path",
@@ -516,20 +538,28 @@ pub fn render(
             )));
         }
     }
+    // The encoder settings first: a preset may decide the frame rate (broadcast rates).
+    let source = SourceFormat {
+        width: cams[0].info.width,
+        height: cams[0].info.height,
+        fps: cams[0].info.fps.unwrap_or(Rational::new(30, 1)),
+    };
+    let overrides = OutputOverrides {
+        codec: opts.codec,
+        crf: opts.crf,
+        bitrate: opts.bitrate,
+        quality: opts.quality,
+        size: opts.size,
+        fps: opts.fps,
+        speed: opts.encoder_speed.clone(),
+        timecode: opts.timecode.clone(),
+    };
+    let settings = preset::resolve(opts.preset, &overrides, source, out)?;
+    let (codec, w, h) = (settings.codec, settings.width, settings.height);
+    let planned = plan_resolved(project, opts, cams, settings.fps)?;
+    let cams = &planned.cams;
     let schedule = &planned.schedule;
     let fps = schedule.fps;
-    let codec = opts.codec.unwrap_or_else(|| Codec::from_path(out));
-    let (w, h) = opts.size.unwrap_or_else(|| {
-        let (w, h) = (cams[0].info.width, cams[0].info.height);
-        if codec == Codec::Png {
-            (w, h)
-        } else {
-            (w & !1, h & !1)
-        }
-    });
-    let mut settings = EncodeSettings::new(codec, w, h, fps);
-    settings.crf = opts.crf;
-    settings.speed = opts.encoder_speed.clone();
     let mut writer = ClipWriter::create(out, settings)?;
 
     let jobs = jobs(schedule, &|c, t| planned.frame(project, c, t))?;

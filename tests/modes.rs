@@ -208,3 +208,45 @@ fn bad_combinations_are_usage_errors() {
         assert!(!out.exists(), "{args:?} left output");
     }
 }
+
+#[test]
+fn output_presets_through_render() {
+    let d = tempfile::tempdir().unwrap();
+    let rig = rig(d.path());
+    let mov = d.path().join("air.mov");
+    let r = run(&[
+        "render",
+        &rig,
+        "--at",
+        "1.0",
+        "--interp",
+        "0",
+        "--duration",
+        "0.4",
+        "--preset",
+        "broadcast",
+        "--out",
+        mov.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let src = media::open(&mov).unwrap();
+    let info = src.info();
+    assert_eq!(info.codec, "prores");
+    assert_eq!((info.width, info.height), (1920, 1080));
+    // The rig runs at 10 fps, not a broadcast rate: the preset falls back to 25.
+    assert_eq!(info.fps, Some(timeslice::Rational::new(25, 1)));
+    assert_eq!(info.frame_count, 10);
+    let bad = d.path().join("air.mp4");
+    let r = run(&[
+        "render",
+        &rig,
+        "--at",
+        "1.0",
+        "--preset",
+        "broadcast",
+        "--out",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains(".mov") && !bad.exists(), "{}", r.stderr);
+}

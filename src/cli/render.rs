@@ -4,6 +4,7 @@ use anyhow::Result;
 use std::path::PathBuf;
 use timeslice::error::Error;
 use timeslice::media::encode::Codec;
+use timeslice::media::preset::OutputPreset;
 use timeslice::progress::Progress;
 use timeslice::project::Project;
 use timeslice::render::{plan, render, RenderOptions, RenderReport, TimeMode};
@@ -75,9 +76,23 @@ pub struct Args {
     /// Output frame rate, e.g. 30, 50, 30000/1001 or 29.97 [default: the first camera's].
     #[arg(long, value_parser = super::parse_fps)]
     fps: Option<Rational>,
-    /// Output codec [default: h264, or png when --out has no extension].
+    /// Output preset: broadcast (ProRes 422 HQ 1920x1080 at 25/29.97/50/59.94 with
+    /// timecode, .mov), web (H.264 High, CRF 20, faststart), social (vertical 1080x1920).
+    /// Explicit --codec, --crf, --bitrate, --size and --fps override it.
+    #[arg(long, value_enum)]
+    preset: Option<OutputPreset>,
+    /// Output codec [default: from --out: .gif, .webp, a folder for png; otherwise h264].
     #[arg(long, value_enum)]
     codec: Option<Codec>,
+    /// Target bitrate for h264/hevc, e.g. 8M or 2500k (instead of --crf).
+    #[arg(long, value_parser = parse_bitrate, value_name = "RATE")]
+    bitrate: Option<u64>,
+    /// Quality 1-100 for jpeg and webp.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    quality: Option<u32>,
+    /// Start timecode of the clip (MOV/MP4), HH:MM:SS:FF or HH:MM:SS;FF (drop-frame).
+    #[arg(long, value_name = "TC")]
+    timecode: Option<String>,
     /// Quality for h264/hevc: constant rate factor, lower is better (h264 default 18, hevc 22).
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=51))]
     crf: Option<u32>,
@@ -117,6 +132,22 @@ fn parse_range(s: &str) -> Result<(String, String), String> {
         }
         _ => Err(format!(
             "'{s}' is not a camera range; write A..B with camera names or numbers, e.g. 1..12"
+        )),
+    }
+}
+
+/// Bits per second from `8000000`, `8M` or `2500k`.
+fn parse_bitrate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mul) = match t.chars().last().map(|c| c.to_ascii_lowercase()) {
+        Some('k') => (&t[..t.len() - 1], 1e3),
+        Some('m') => (&t[..t.len() - 1], 1e6),
+        _ => (t, 1.0),
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok((v * mul).round() as u64),
+        _ => Err(format!(
+            "'{s}' is not a bitrate; write e.g. 8M, 2500k or 8000000"
         )),
     }
 }
@@ -186,8 +217,12 @@ pub fn options(a: &Args) -> Result<RenderOptions> {
         fps: a.fps,
         duration: a.duration,
         speed: a.speed,
+        preset: a.preset,
         codec: a.codec,
         crf: a.crf,
+        bitrate: a.bitrate,
+        quality: a.quality,
+        timecode: a.timecode.clone(),
         size: a.size,
         encoder_speed: a.encoder_speed.clone(),
         interp: a.interp,
