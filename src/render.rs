@@ -7,6 +7,8 @@
 //! dropped once encoded, so a 100-camera 4K rig never holds more than a handful of frames.
 //! The output is written atomically.
 
+use crate::align::Alignment;
+use crate::calib;
 use crate::error::{Error, Result};
 use crate::flow::FlowParams;
 use crate::frame::RgbImage;
@@ -18,6 +20,7 @@ use crate::progress::Progress;
 use crate::project::{Layout, Project};
 use crate::time::{Rational, TimeSpec};
 use crate::timeline::{CameraPath, Ease, Mode, Pace, Plan, RigGeometry, Schedule, Shot};
+use nalgebra::Point3;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -59,9 +62,36 @@ impl TimeMode {
     }
 }
 
+/// Where the virtual cameras look.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Focus {
+    /// The point nearest every camera's optical axis.
+    #[default]
+    Auto,
+    /// A point in the calibration's world coordinates.
+    Point([f64; 3]),
+    /// Picked in pixels: (camera name or 1-based number, x, y) in one or more cameras.
+    Pixels(Vec<(String, f64, f64)>),
+}
+
+/// What fills the output where an aligned view has no image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fill {
+    /// Zoom every virtual camera alike to the largest rectangle all views fill.
+    #[default]
+    Crop,
+    /// Keep the framing; black where a camera saw nothing.
+    Black,
+}
+
 /// What the user asked for.
 #[derive(Clone, Debug)]
 pub struct RenderOptions {
+    /// A rig calibration (COLMAP text model folder); the project's when `None`. With one,
+    /// every view is aligned to a virtual camera locked on the focus.
+    pub calibration: Option<PathBuf>,
+    pub focus: Focus,
+    pub fill: Fill,
     pub mode: TimeMode,
     pub fps: Option<Rational>,
     /// The orbit's length in seconds (the whole clip in freeze and slice modes).
@@ -100,6 +130,9 @@ impl RenderOptions {
     /// A frozen moment at `at` with the defaults.
     pub fn at(at: TimeSpec) -> Self {
         RenderOptions {
+            calibration: None,
+            focus: Focus::Auto,
+            fill: Fill::Crop,
             mode: TimeMode::Freeze { at },
             fps: None,
             duration: None,
@@ -520,6 +553,58 @@ fn plan_resolved(
     Ok(planned)
 }
 
+/// The virtual cameras, when a calibration is given (or named by the project); `None`
+/// renders the cameras' own views.
+fn alignment(
+    project: &Project,
+    opts: &RenderOptions,
+    planned: &Planned,
+    out: (u32, u32),
+) -> Result<Option<Alignment>> {
+    let Some(path) = opts
+        .calibration
+        .clone()
+        .or_else(|| project.calibration.as_ref().map(|p| project.root.join(p)))
+    else {
+        if opts.focus != Focus::Auto {
+            return Err(Error::usage(
+                "--focus and --focus-px need a calibration: give --calibration or run timeslice calibrate rig",
+            ));
+        }
+        return Ok(None);
+    };
+    let c0 = &planned.cams[0].info;
+    let cams = calib::match_cameras(
+        &calib::load_rig(&path)?,
+        &planned.names,
+        (c0.width, c0.height),
+        &path,
+    )?;
+    let focus = match &opts.focus {
+        Focus::Auto => None,
+        Focus::Point(p) => Some(Point3::new(p[0], p[1], p[2])),
+        Focus::Pixels(picks) => {
+            let picks = picks
+                .iter()
+                .map(|(c, x, y)| Ok((camera_index(&planned.cams, c, "--focus-px")?, *x, *y)))
+                .collect::<Result<Vec<_>>>()?;
+            Some(crate::align::focus_from_pixels(&cams, &picks)?)
+        }
+    };
+    let mut al = Alignment::new(cams, focus, out.0, out.1)?;
+    if opts.fill == Fill::Crop {
+        let mut views: Vec<(usize, usize, f32)> = planned
+            .schedule
+            .frames
+            .iter()
+            .map(|s| (s.from, s.to, s.t))
+            .collect();
+        views.dedup();
+        al.auto_crop(&views)?;
+    }
+    Ok(Some(al))
+}
+
 /// Renders a clip as `opts` asks: plans it, decodes the frames it needs, synthesizes the
 /// views between cameras and encodes them in order.
 pub fn render(
@@ -557,6 +642,7 @@ pub fn render(
     let settings = preset::resolve(opts.preset, &overrides, source, out)?;
     let (codec, w, h) = (settings.codec, settings.width, settings.height);
     let planned = plan_resolved(project, opts, cams, settings.fps)?;
+    let alignment = alignment(project, opts, &planned, (w, h))?;
     let cams = &planned.cams;
     let schedule = &planned.schedule;
     let fps = schedule.fps;
@@ -611,7 +697,19 @@ pub fn render(
                     let pair = PairFlow::compute(image(*from), image(*to), &opts.flow)?;
                     Ok(views
                         .iter()
-                        .map(|&(t, held)| (pair.synthesize(t), held))
+                        .map(|&(t, held)| {
+                            let view = match &alignment {
+                                None => pair.synthesize(t),
+                                Some(al) => {
+                                    let m = al.view_map(from.0, to.0, t);
+                                    pair.synthesize_mapped(t, (w as usize, h as usize), &|x, y| {
+                                        m.to_output(x as f64, y as f64)
+                                            .map(|(u, v)| (u as f32, v as f32))
+                                    })
+                                }
+                            };
+                            (view, held)
+                        })
                         .collect())
                 }
             })
@@ -626,7 +724,13 @@ pub fn render(
                     frame,
                     held,
                 } => {
-                    writer.push(image((*camera, *frame)), *held)?;
+                    let img = image((*camera, *frame));
+                    match &alignment {
+                        None => writer.push(img, *held)?,
+                        Some(al) => {
+                            writer.push(&al.view_map(*camera, *camera, 0.0).warp(img), *held)?
+                        }
+                    }
                     let c = &cams[*camera];
                     shots.push(CameraShot {
                         name: c.name.clone(),

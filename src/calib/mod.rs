@@ -6,3 +6,86 @@ pub mod chessboard;
 pub mod colmap;
 pub mod opencv_yaml;
 pub mod zhang;
+
+use crate::camera::Camera;
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// Loads a calibration of a whole rig: a COLMAP text model folder (cameras.txt, images.txt),
+/// or a folder holding one. Cameras come back named after their images (extension removed).
+pub fn load_rig(path: &Path) -> Result<Vec<Camera>> {
+    if !path.exists() {
+        return Err(Error::NotFound(path.to_path_buf()));
+    }
+    let candidates = [path.to_path_buf(), path.join("colmap")];
+    for dir in &candidates {
+        if dir.join("cameras.txt").is_file() && dir.join("images.txt").is_file() {
+            return colmap::read_text_model(dir);
+        }
+    }
+    Err(Error::input(
+        path,
+        "not a calibration: expected a COLMAP text model folder (cameras.txt and images.txt) or a folder with colmap/ in it",
+    ))
+}
+
+/// The calibration cameras in the order of `names` (a project's cameras): matched by name,
+/// or by position when the names differ but the counts agree; scaled to `size` when the
+/// calibration was made at another resolution of the same aspect.
+pub fn match_cameras(
+    calibration: &[Camera],
+    names: &[String],
+    size: (u32, u32),
+    path: &Path,
+) -> Result<Vec<Camera>> {
+    let by_name: Option<Vec<Camera>> = names
+        .iter()
+        .map(|n| calibration.iter().find(|c| &c.name == n).cloned())
+        .collect();
+    let matched = match by_name {
+        Some(v) => v,
+        None if calibration.len() == names.len() => calibration.to_vec(),
+        None => {
+            let missing: Vec<&str> = names
+                .iter()
+                .filter(|n| !calibration.iter().any(|c| &c.name == *n))
+                .map(|n| n.as_str())
+                .collect();
+            return Err(Error::input(
+                path,
+                format!(
+                    "the calibration has no camera named {} (it has {} cameras); calibrate this rig or rename its cameras",
+                    missing.join(", "),
+                    calibration.len()
+                ),
+            ));
+        }
+    };
+    matched
+        .into_iter()
+        .map(|mut c| {
+            if (c.width, c.height) != size {
+                let (sx, sy) = (
+                    size.0 as f64 / c.width as f64,
+                    size.1 as f64 / c.height as f64,
+                );
+                if (sx - sy).abs() > 0.01 * sx {
+                    return Err(Error::input(
+                        path,
+                        format!(
+                            "camera {} was calibrated at {}x{}, but the footage is {}x{}, another shape",
+                            c.name, c.width, c.height, size.0, size.1
+                        ),
+                    ));
+                }
+                let k = &mut c.intrinsics;
+                k.fx *= sx;
+                k.fy *= sy;
+                k.cx = (k.cx + 0.5) * sx - 0.5;
+                k.cy = (k.cy + 0.5) * sy - 0.5;
+                (c.width, c.height) = size;
+            }
+            Ok(c)
+        })
+        .collect()
+}

@@ -7,7 +7,7 @@ use timeslice::media::encode::Codec;
 use timeslice::media::preset::OutputPreset;
 use timeslice::progress::Progress;
 use timeslice::project::Project;
-use timeslice::render::{plan, render, RenderOptions, RenderReport, TimeMode};
+use timeslice::render::{plan, render, Fill, Focus, RenderOptions, RenderReport, TimeMode};
 use timeslice::timeline::Ease;
 use timeslice::{Rational, TimeSpec};
 
@@ -70,6 +70,21 @@ pub struct Args {
     /// Orbit length in seconds [default: 3].
     #[arg(long)]
     duration: Option<f64>,
+    /// A rig calibration (a COLMAP text model folder, or a folder with colmap/ in it) [default:
+    /// the project's]. With one, every view is aligned to a virtual camera that looks at the
+    /// focus point, stays upright and keeps the subject's size.
+    #[arg(long, value_name = "PATH")]
+    calibration: Option<PathBuf>,
+    /// The focus point in world units [default: the point nearest all optical axes].
+    #[arg(long, value_name = "X,Y,Z", value_parser = parse_point, conflicts_with = "focus_px")]
+    focus: Option<[f64; 3]>,
+    /// The focus point picked in pixels in one or more cameras and triangulated (repeatable).
+    #[arg(long = "focus-px", value_name = "CAMERA:X,Y", value_parser = parse_pick)]
+    focus_px: Vec<(String, f64, f64)>,
+    /// What fills the frame where an aligned camera saw nothing: crop (zoom every view alike
+    /// to the largest rectangle they all fill) or black.
+    #[arg(long, value_enum, default_value = "crop")]
+    fill: FillArg,
     /// Output: a .mp4/.mov/.mkv file, or a folder for --codec png.
     #[arg(long, short, required_unless_present = "plan_only")]
     out: Option<PathBuf>,
@@ -115,6 +130,38 @@ pub struct Args {
     /// Print a JSON report of what was written (or, with --plan-only, the schedule).
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FillArg {
+    Crop,
+    Black,
+}
+
+/// `X,Y,Z`.
+fn parse_point(s: &str) -> Result<[f64; 3], String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("'{s}' is not a point; write X,Y,Z, e.g. 0,0,1.2"))?;
+    match v[..] {
+        [x, y, z] if v.iter().all(|c| c.is_finite()) => Ok([x, y, z]),
+        _ => Err(format!("'{s}' is not a point; write X,Y,Z, e.g. 0,0,1.2")),
+    }
+}
+
+/// `CAMERA:X,Y`.
+fn parse_pick(s: &str) -> Result<(String, f64, f64), String> {
+    let err = || format!("'{s}' is not a pick; write CAMERA:X,Y, e.g. cam03:640,360");
+    let (cam, xy) = s.rsplit_once(':').ok_or_else(err)?;
+    let (x, y) = xy.split_once(',').ok_or_else(err)?;
+    match (x.trim().parse::<f64>(), y.trim().parse::<f64>()) {
+        (Ok(x), Ok(y)) if !cam.is_empty() && x.is_finite() && y.is_finite() => {
+            Ok((cam.to_string(), x, y))
+        }
+        _ => Err(err()),
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -213,6 +260,16 @@ fn time_mode(a: &Args) -> Result<TimeMode, Error> {
 
 pub fn options(a: &Args) -> Result<RenderOptions> {
     Ok(RenderOptions {
+        calibration: a.calibration.clone(),
+        focus: match (a.focus, a.focus_px.is_empty()) {
+            (Some(p), _) => Focus::Point(p),
+            (None, false) => Focus::Pixels(a.focus_px.clone()),
+            (None, true) => Focus::Auto,
+        },
+        fill: match a.fill {
+            FillArg::Crop => Fill::Crop,
+            FillArg::Black => Fill::Black,
+        },
         mode: time_mode(a)?,
         fps: a.fps,
         duration: a.duration,

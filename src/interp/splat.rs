@@ -27,7 +27,53 @@ pub struct Splat {
 
 /// Splats `src` along `t * flow`, each pixel weighted by `importance` (already exp'd).
 pub fn splat(src: &[Plane; 3], flow: &FlowField, t: f32, importance: &Plane) -> Splat {
+    splat_to(src, flow, t, importance, (flow.width, flow.height))
+}
+
+/// Splats `src` along `t * flow` and then through `map` (a pixel of the view at `t` to a
+/// pixel of an output of size `out`, `None` where it has no image): synthesis and the
+/// alignment to a virtual camera in one resampling pass.
+pub fn splat_mapped(
+    src: &[Plane; 3],
+    flow: &FlowField,
+    t: f32,
+    importance: &Plane,
+    out: (usize, usize),
+    map: &(dyn Fn(f32, f32) -> Option<(f32, f32)> + Sync),
+) -> Splat {
+    // The displacement from each source pixel to its output position, as a flow at t = 1.
     let (w, h) = (flow.width, flow.height);
+    let mut disp = FlowField::new(w, h);
+    disp.u
+        .par_chunks_mut(w)
+        .zip(disp.v.par_chunks_mut(w))
+        .enumerate()
+        .for_each(|(y, (ur, vr))| {
+            for x in 0..w {
+                let i = y * w + x;
+                let (u, v) = (flow.u[i], flow.v[i]);
+                let target = (u.is_finite() && v.is_finite())
+                    .then(|| map(x as f32 + t * u, y as f32 + t * v))
+                    .flatten();
+                (ur[x], vr[x]) = match target {
+                    Some((tx, ty)) => (tx - x as f32, ty - y as f32),
+                    None => (f32::NAN, f32::NAN),
+                };
+            }
+        });
+    splat_to(src, &disp, 1.0, importance, out)
+}
+
+/// [`splat`] into a target of size `out` (target position = source position + t * flow).
+fn splat_to(
+    src: &[Plane; 3],
+    flow: &FlowField,
+    t: f32,
+    importance: &Plane,
+    out: (usize, usize),
+) -> Splat {
+    let (w, h) = (flow.width, flow.height);
+    let (ow, oh) = out;
     // The range of target rows each segment of each source row can reach. Per segment, not
     // per row: where the vertical flow varies along a row, a whole-row range would make many
     // bands scan the full row for nothing.
@@ -56,14 +102,14 @@ pub fn splat(src: &[Plane; 3], flow: &FlowField, t: f32, importance: &Plane) -> 
     // Zeroed by writing, not by `vec!` (calloc): calloc hands out untouched pages that map the
     // shared zero page, and the first `+=` into each then takes a copy-on-write fault with a
     // TLB shootdown across all threads, which cost 15% of a 1080p view.
-    let mut acc = Vec::with_capacity(w * h);
-    acc.resize(w * h, [0f32; 4]);
-    acc.par_chunks_mut(BAND * w)
+    let mut acc = Vec::with_capacity(ow * oh);
+    acc.resize(ow * oh, [0f32; 4]);
+    acc.par_chunks_mut(BAND * ow)
         .enumerate()
-        .for_each(|(band, out)| splat_band(src, flow, t, importance, &spans, band, out));
+        .for_each(|(band, out)| splat_band(src, flow, t, importance, &spans, ow, band, out));
     Splat {
-        width: w,
-        height: h,
+        width: ow,
+        height: oh,
         acc,
     }
 }
@@ -72,19 +118,21 @@ pub fn splat(src: &[Plane; 3], flow: &FlowField, t: f32, importance: &Plane) -> 
 /// `spans` entry reaches it. Compiled for the best SIMD level of the CPU (`floor` is one
 /// instruction there, a library call on baseline x86-64).
 #[multiversion(targets("x86_64+avx+avx2+fma"))]
+#[allow(clippy::too_many_arguments)]
 fn splat_band(
     src: &[Plane; 3],
     flow: &FlowField,
     t: f32,
     importance: &Plane,
     spans: &[(i64, i64)],
+    ow: usize,
     band: usize,
     out: &mut [[f32; 4]],
 ) {
     let w = flow.width;
     let segs = w.div_ceil(SEGMENT);
     let y0 = (band * BAND) as i64;
-    let y1 = y0 + (out.len() / w) as i64;
+    let y1 = y0 + (out.len() / ow) as i64;
     for (k, &(lo, hi)) in spans.iter().enumerate() {
         if hi < y0 || lo >= y1 {
             continue;
@@ -110,11 +158,11 @@ fn splat_band(
                 (1, 1, ax * ay),
             ] {
                 let (x, y) = (x0 + dx, yb + dy);
-                if y < y0 || y >= y1 || x < 0 || x >= w as i64 || bw <= 0.0 {
+                if y < y0 || y >= y1 || x < 0 || x >= ow as i64 || bw <= 0.0 {
                     continue;
                 }
                 let ww = bw * e;
-                let o = &mut out[(y - y0) as usize * w + x as usize];
+                let o = &mut out[(y - y0) as usize * ow + x as usize];
                 o[0] += ww * c[0];
                 o[1] += ww * c[1];
                 o[2] += ww * c[2];
