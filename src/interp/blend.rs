@@ -61,70 +61,125 @@ fn blend_row(a: &Splat, b: &Splat, t: f32, y: usize, val: &mut [f32], rgb: [&mut
 }
 
 /// Push-pull hole filling: average the valid pixels down a pyramid until every cell has a
-/// value, then pull those averages back up into the holes only.
+/// value, then pull those averages back up into the holes only. Level 0 is the image itself
+/// (`valid` is 0 or 1, so the image is already its own premultiplied colour); the coarser
+/// levels are a quarter of the pixels each, and every pass runs in parallel over rows.
 fn fill_holes(img: &mut [Plane; 3], valid: &Plane) {
-    if valid.data.iter().all(|&v| v > 0.0) || valid.data.iter().all(|&v| v == 0.0) {
+    let any_hole = valid.data.par_iter().any(|&v| v == 0.0);
+    if !any_hole || !valid.data.par_iter().any(|&v| v > 0.0) {
         return;
     }
-    // Level 0: premultiplied colour and weight.
-    let mut levels: Vec<([Plane; 3], Plane)> = Vec::new();
-    let pre = |c: &Plane| Plane {
-        width: c.width,
-        height: c.height,
-        data: c.data.iter().zip(&valid.data).map(|(v, m)| v * m).collect(),
-    };
-    levels.push(([pre(&img[0]), pre(&img[1]), pre(&img[2])], valid.clone()));
+    // Level 1 down to a level without holes (or 1x1): premultiplied colour and weight.
+    let mut levels: Vec<([Plane; 3], Plane)> = vec![down(img, valid, true)];
     while {
         let (_, wt) = levels.last().expect("one level");
-        (wt.width > 1 || wt.height > 1) && wt.data.contains(&0.0)
+        (wt.width > 1 || wt.height > 1) && wt.data.par_iter().any(|&v| v == 0.0)
     } {
         let (cols, wt) = levels.last().expect("one level");
-        let (nw, nh) = (wt.width.div_ceil(2), wt.height.div_ceil(2));
-        let down = |p: &Plane| {
-            Plane::from_fn(nw, nh, |x, y| {
-                let mut s = 0.0;
-                for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-                    let (sx, sy) = (
-                        (2 * x + dx).min(p.width - 1),
-                        (2 * y + dy).min(p.height - 1),
-                    );
-                    s += p.at(sx, sy);
-                }
-                s
-            })
-        };
-        let next = ([down(&cols[0]), down(&cols[1]), down(&cols[2])], down(wt));
+        let next = down(cols, wt, false);
         levels.push(next);
     }
-    // Pull: fill each level's holes from the coarser level, finest last.
+    // Pull: fill each level's holes from the coarser one, coarsest first.
     for l in (0..levels.len() - 1).rev() {
         let (finer, coarser) = levels.split_at_mut(l + 1);
         let (cols, wt) = &mut finer[l];
-        let (coarse_c, coarse_w) = &coarser[0];
-        for y in 0..wt.height {
-            for x in 0..wt.width {
-                let i = y * wt.width + x;
-                if wt.data[i] > 0.0 {
+        pull(cols, wt, &coarser[0]);
+    }
+    // Level 0: only the holes, from level 1.
+    let (coarse_c, coarse_w) = &levels[0];
+    let w = valid.width;
+    let [r, g, b] = img;
+    r.data
+        .par_chunks_mut(w)
+        .zip(g.data.par_chunks_mut(w))
+        .zip(b.data.par_chunks_mut(w))
+        .enumerate()
+        .for_each(|(y, ((rr, gg), bb))| {
+            let vrow = valid.row(y);
+            let j0 = (y / 2) * coarse_w.width;
+            for x in 0..w {
+                if vrow[x] > 0.0 {
                     continue;
                 }
-                let j = (y / 2) * coarse_w.width + x / 2;
+                let j = j0 + x / 2;
                 let cw = coarse_w.data[j];
                 if cw > 0.0 {
-                    // Store as a unit-weight premultiplied value.
-                    for (c, cc) in cols.iter_mut().zip(coarse_c) {
-                        c.data[i] = cc.data[j] / cw;
-                    }
-                    wt.data[i] = 1.0;
+                    rr[x] = coarse_c[0].data[j] / cw;
+                    gg[x] = coarse_c[1].data[j] / cw;
+                    bb[x] = coarse_c[2].data[j] / cw;
                 }
             }
-        }
-    }
-    let (cols, wt) = &levels[0];
-    for c in 0..3 {
-        for (i, v) in img[c].data.iter_mut().enumerate() {
-            if valid.data[i] == 0.0 && wt.data[i] > 0.0 {
-                *v = cols[c].data[i] / wt.data[i];
-            }
-        }
-    }
+        });
 }
+
+/// One push step: 2x2 sums of premultiplied colour and weight (`premultiply`: the colours
+/// are plain values, to be multiplied by the weight first).
+fn down(cols: &[Plane; 3], wt: &Plane, premultiply: bool) -> ([Plane; 3], Plane) {
+    let (w, h) = (wt.width, wt.height);
+    let (nw, nh) = (w.div_ceil(2), h.div_ceil(2));
+    let mut out = (
+        [Plane::new(nw, nh), Plane::new(nw, nh), Plane::new(nw, nh)],
+        Plane::new(nw, nh),
+    );
+    let ([r, g, b], ow) = (&mut out.0, &mut out.1);
+    ow.data
+        .par_chunks_mut(nw)
+        .zip(r.data.par_chunks_mut(nw))
+        .zip(g.data.par_chunks_mut(nw))
+        .zip(b.data.par_chunks_mut(nw))
+        .enumerate()
+        .for_each(|(y, (((wr, rr), gg), bb))| {
+            let rows = [2 * y, (2 * y + 1).min(h - 1)];
+            for x in 0..nw {
+                let xs = [2 * x, (2 * x + 1).min(w - 1)];
+                let (mut s, mut c) = (0.0, [0.0f32; 3]);
+                for &yy in &rows {
+                    for &xx in &xs {
+                        let i = yy * w + xx;
+                        let m = wt.data[i];
+                        s += m;
+                        for k in 0..3 {
+                            let v = cols[k].data[i];
+                            c[k] += if premultiply { v * m } else { v };
+                        }
+                    }
+                }
+                wr[x] = s;
+                rr[x] = c[0];
+                gg[x] = c[1];
+                bb[x] = c[2];
+            }
+        });
+    out
+}
+
+/// Fills the holes (zero weight) of a level from the next coarser one, as unit-weight
+/// premultiplied values.
+fn pull(cols: &mut [Plane; 3], wt: &mut Plane, coarser: &([Plane; 3], Plane)) {
+    let (coarse_c, coarse_w) = coarser;
+    let w = wt.width;
+    let [r, g, b] = cols;
+    wt.data
+        .par_chunks_mut(w)
+        .zip(r.data.par_chunks_mut(w))
+        .zip(g.data.par_chunks_mut(w))
+        .zip(b.data.par_chunks_mut(w))
+        .enumerate()
+        .for_each(|(y, (((wr, rr), gg), bb))| {
+            let j0 = (y / 2) * coarse_w.width;
+            for x in 0..w {
+                if wr[x] > 0.0 {
+                    continue;
+                }
+                let j = j0 + x / 2;
+                let cw = coarse_w.data[j];
+                if cw > 0.0 {
+                    rr[x] = coarse_c[0].data[j] / cw;
+                    gg[x] = coarse_c[1].data[j] / cw;
+                    bb[x] = coarse_c[2].data[j] / cw;
+                    wr[x] = 1.0;
+                }
+            }
+        });
+}
+
