@@ -182,4 +182,3 @@ fn pull(cols: &mut [Plane; 3], wt: &mut Plane, coarser: &([Plane; 3], Plane)) {
             }
         });
 }
-
