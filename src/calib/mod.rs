@@ -1,3 +1,4 @@
-//! Camera calibration: camera model I/O (COLMAP text models); estimation comes later.
+//! Camera calibration: camera model I/O (COLMAP text models) and rig self-calibration.
 
 pub mod colmap;
+pub mod rig;

@@ -1,5 +1,6 @@
 //! Argument parsing (clap derive) and dispatch; one file per subcommand.
 
+mod calibrate_rig;
 mod demo;
 mod eval;
 mod flow;
@@ -45,6 +46,8 @@ enum Command {
     Flow(flow::Args),
     Interp(interp::Args),
     Eval(eval::Args),
+    /// Calibrate a rig from its own footage (temporary name; becomes `calibrate rig`).
+    CalibrateRig(calibrate_rig::RigArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -65,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Flow(a) => flow::run(a),
         Command::Interp(a) => interp::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::CalibrateRig(a) => calibrate_rig::run(a, &progress),
     };
     progress.clear();
     match result {

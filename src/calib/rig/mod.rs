@@ -1,0 +1,936 @@
+//! Rig self-calibration: every camera's pose (and, when unknown, the shared focal length) from
+//! one frame per camera of a ring or arc, with no calibration target.
+//!
+//! The passes, one file each, in the order they run:
+//!
+//! 1. [`features`]: Shi-Tomasi keypoints on a grid, per camera.
+//! 2. [`dense_matches`]: their matches in the next and next-but-one camera from the dense flow
+//!    engine (large-displacement search + DIS, forward-backward checked), localised to
+//!    sub-pixel accuracy at full resolution.
+//! 3. [`two_view`]: per pair, the essential matrix by RANSAC (normalised eight-point) and the
+//!    relative pose by the cheirality test.
+//! 4. [`rotation_averaging`]: absolute rotations from the relative ones, robustly, closing the
+//!    ring.
+//! 5. [`translation`]: camera centres from the pairs' baseline directions.
+//! 6. Triangulation of the tracks (a keypoint and its matches in up to two later cameras).
+//! 7. [`bundle_adjustment`]: Levenberg-Marquardt with the Schur complement and a Huber loss,
+//!    three rounds with outlier rejection in between, refining the focal length when unknown.
+//! 8. [`calibration_json`]: the gauge (below), the focus point and up vector, and the output.
+//!
+//! When the focal length is not given, it is found by a sweep: the reconstruction (passes 3-7,
+//! on a subset of the matches, focal held fixed) runs for candidate fields of view from 8 to
+//! 100 degrees, scored by the truncated reprojection error of all matches; the best candidate
+//! and its neighbours are then refined by the bundle adjustment with the focal free. (Two-view
+//! focal estimation (Bougnoux's formula, Kruppa equations) is degenerate for a rig: the
+//! optical axes of cameras aimed at one point intersect.)
+//!
+//! The gauge of the result: the world origin is the focus point (the point nearest all optical
+//! axes), +z is the rig's up vector (normal of the best-fit plane of the camera centres, on the
+//! side of the images' up), +x points from the focus towards the first registered camera
+//! (horizontally), and the unit of length is the mean distance of the camera centres from the
+//! focus (so a ring has radius about 1).
+
+pub mod bundle_adjustment;
+pub mod calibration_json;
+pub mod dense_matches;
+pub mod features;
+pub mod rotation_averaging;
+pub mod translation;
+pub mod two_view;
+
+pub use calibration_json::{CalibratedCamera, RigCalibration, Unregistered};
+
+use crate::camera::{Camera, Intrinsics, Pose};
+use crate::error::{Error, Result};
+use crate::flow::{FlowParams, Preset};
+use crate::frame::Plane;
+use crate::progress::Progress;
+use crate::project::Layout;
+use bundle_adjustment::{BaCamera, BaOptions, FocalMode, Loss, Observation};
+use dense_matches::ViewImages;
+use nalgebra::{Matrix3, Point3, Rotation3, UnitQuaternion, Vector2, Vector3};
+use rayon::prelude::*;
+use rotation_averaging::RelativeRotation;
+use std::collections::HashMap;
+
+/// How to calibrate.
+#[derive(Clone, Debug)]
+pub struct RigOptions {
+    /// Ring: the last camera neighbours the first. Arc: it does not.
+    pub layout: Layout,
+    /// Known intrinsics shared by all cameras (distortion is removed from the matches).
+    pub intrinsics: Option<Intrinsics>,
+    /// Known focal length in pixels (square pixels, principal point at the image centre, no
+    /// distortion); ignored when `intrinsics` is given. Estimated when neither is given.
+    pub focal: Option<f64>,
+    /// Width of the working copy the flow runs on.
+    pub work_width: usize,
+    pub flow: FlowParams,
+    /// Pairs per camera: each camera is matched with this many following cameras.
+    pub neighbours: usize,
+    /// Add matches from the dense flow for pairs with fewer than `dense_below` feature
+    /// matches.
+    pub dense: bool,
+    pub dense_below: usize,
+}
+
+impl Default for RigOptions {
+    fn default() -> Self {
+        RigOptions {
+            layout: Layout::Ring,
+            intrinsics: None,
+            focal: None,
+            work_width: 960,
+            flow: {
+                let mut p = FlowParams::preset(Preset::Balanced);
+                p.finest_scale = 1;
+                p
+            },
+            neighbours: 2,
+            dense: true,
+            dense_below: 150,
+        }
+    }
+}
+
+/// One camera's frame: its name and luma (0..1).
+#[derive(Clone, Debug)]
+pub struct RigView {
+    pub name: String,
+    pub luma: Plane,
+}
+
+type Desc = Option<[f32; features::DESC_LEN]>;
+
+/// A pair of cameras and their keypoint matches (pixels).
+struct PairData {
+    i: usize,
+    j: usize,
+    /// Keypoint index in camera i, its pixel in i and its match in j.
+    kp: Vec<usize>,
+    /// The matched keypoint of camera j, when the match came from descriptors.
+    kp_b: Vec<Option<usize>>,
+    a: Vec<Vector2<f64>>,
+    b: Vec<Vector2<f64>>,
+    identical: bool,
+}
+
+/// Outcome of one pair's two-view estimation.
+#[derive(Clone, Debug)]
+struct PairFit {
+    rotation: Matrix3<f64>,
+    inliers: Vec<bool>,
+    count: usize,
+}
+
+/// A reconstruction at given intrinsics.
+struct Recon {
+    cams: Vec<Option<BaCamera>>,
+    points: Vec<Point3<f64>>,
+    obs: Vec<Observation>,
+    /// Truncated mean squared reprojection error over all matches (the focal sweep's score).
+    score: f64,
+    reasons: Vec<Option<String>>,
+}
+
+fn luma_spread(p: &Plane) -> f32 {
+    let n = p.data.len().max(1) as f32;
+    let mean = p.data.iter().sum::<f32>() / n;
+    (p.data.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt()
+}
+
+/// The pairs (i, j) to match: each camera with the next `k` in rig order, wrapping on a ring.
+pub fn rig_pairs(n: usize, layout: Layout, k: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        for d in 1..=k {
+            let j = i + d;
+            let j = if j < n {
+                j
+            } else if layout == Layout::Ring {
+                j % n
+            } else {
+                continue;
+            };
+            if i != j && !out.contains(&(i, j)) && !out.contains(&(j, i)) {
+                out.push((i, j));
+            }
+        }
+    }
+    out
+}
+
+/// Calibrates the rig seen in `views` (in rig order, one frame per camera, equal sizes).
+pub fn calibrate_rig(
+    views: &[RigView],
+    opts: &RigOptions,
+    progress: &dyn Progress,
+) -> Result<RigCalibration> {
+    let n = views.len();
+    if n < 3 {
+        return Err(Error::usage(format!(
+            "rig calibration needs at least 3 cameras, got {n}; with two cameras the scale and \
+             the focal length are not observable, give more cameras"
+        )));
+    }
+    let (w, h) = (views[0].luma.width, views[0].luma.height);
+    if let Some(v) = views
+        .iter()
+        .find(|v| (v.luma.width, v.luma.height) != (w, h))
+    {
+        return Err(Error::Rig(format!(
+            "camera {} is {}x{} but camera {} is {w}x{h}; rig calibration needs one image size",
+            v.name, v.luma.width, v.luma.height, views[0].name
+        )));
+    }
+    if w < 64 || h < 64 {
+        return Err(Error::usage(format!(
+            "images of {w}x{h} are too small to calibrate; give at least 64x64"
+        )));
+    }
+    for v in views {
+        let s = luma_spread(&v.luma);
+        if s < 0.01 {
+            return Err(Error::Rig(format!(
+                "camera {}: the frame is black or featureless (luma spread {s:.4}); check the \
+                 source, pick another moment with --at, or leave the camera out",
+                v.name
+            )));
+        }
+    }
+
+    progress.begin("keypoints", n as u64);
+    let imgs: Vec<ViewImages> = views
+        .par_iter()
+        .map(|v| ViewImages::new(v.luma.clone(), opts.work_width))
+        .collect();
+    let cell = (imgs[0].work.width / 50).clamp(6, 64);
+    // Keypoints and descriptors on the working copy; positions in full-resolution pixels.
+    let feats: Vec<(Vec<[f32; 2]>, Vec<Desc>)> = imgs
+        .par_iter()
+        .map(|v| {
+            let k = features::keypoints(&v.work, cell, 2e-4);
+            let d = features::describe(&v.work, &k, 16.0);
+            progress.advance(1);
+            (k.iter().map(|p| v.to_full(*p)).collect(), d)
+        })
+        .collect();
+    progress.end();
+
+    let pairs = rig_pairs(n, opts.layout, opts.neighbours.max(1));
+    progress.begin("matching camera pairs", pairs.len() as u64);
+    let matched: Vec<Result<PairData>> = pairs
+        .par_iter()
+        .map(|&(i, j)| {
+            let (ki, kj) = (&feats[i].0, &feats[j].0);
+            let m = features::match_descriptors(
+                &feats[i].1,
+                &feats[j].1,
+                std::env::var("RIG_RATIO")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0.8),
+            );
+            let max_shift = 1.5 * imgs[i].scale + 1.0;
+            let mut found: Vec<Option<[f32; 2]>> = m
+                .iter()
+                .enumerate()
+                .map(|(k, l)| {
+                    let l = (*l)?;
+                    if std::env::var("RIG_NOREF").is_ok() {
+                        return Some(kj[l]);
+                    }
+                    features::refine(&imgs[i].full, &imgs[j].full, ki[k], kj[l], max_shift)
+                })
+                .collect();
+            let mut motion: Vec<f32> = found
+                .iter()
+                .enumerate()
+                .filter_map(|(k, q)| q.map(|q| (q[0] - ki[k][0]).hypot(q[1] - ki[k][1])))
+                .collect();
+            // Few distinctive matches (low texture, repetitive patterns): add the dense flow's.
+            if opts.dense && motion.len() < opts.dense_below {
+                let d = dense_matches::match_pair(&imgs[i], &imgs[j], ki, &opts.flow)?;
+                for (f, q) in found.iter_mut().zip(d.matches) {
+                    if f.is_none() {
+                        *f = q;
+                    }
+                }
+                motion.push(d.median_motion * imgs[i].scale);
+            }
+            progress.advance(1);
+            motion.sort_by(f32::total_cmp);
+            let mut pd = PairData {
+                i,
+                j,
+                kp: Vec::new(),
+                kp_b: Vec::new(),
+                a: Vec::new(),
+                b: Vec::new(),
+                identical: false,
+            };
+            for (k, q) in found.iter().enumerate() {
+                if let Some(q) = q {
+                    pd.kp.push(k);
+                    pd.kp_b.push(m[k]);
+                    pd.a.push(Vector2::new(ki[k][0] as f64, ki[k][1] as f64));
+                    pd.b.push(Vector2::new(q[0] as f64, q[1] as f64));
+                }
+            }
+            let med = motion
+                .get(motion.len() / 2)
+                .copied()
+                .unwrap_or(f32::INFINITY);
+            pd.identical = med < 0.5 && pd.kp.len() * 2 > ki.len();
+            Ok(pd)
+        })
+        .collect();
+    progress.end();
+    let pairs: Vec<PairData> = matched.into_iter().collect::<Result<_>>()?;
+    if pairs.iter().all(|p| p.identical) {
+        return Err(Error::Rig(format!(
+            "all {n} cameras show the same image (no motion between neighbours); rig \
+             calibration needs views from different positions"
+        )));
+    }
+
+    let centred = |f: f64| Intrinsics::centred(w as u32, h as u32, f);
+    let recon = if let Some(k) = opts.intrinsics {
+        reconstruct(n, &pairs, &imgs, &feats, &k, FocalMode::Fixed, false)
+    } else if let Some(f) = opts.focal {
+        reconstruct(
+            n,
+            &pairs,
+            &imgs,
+            &feats,
+            &centred(f),
+            FocalMode::Fixed,
+            false,
+        )
+    } else {
+        // Sweep the horizontal field of view, then refine the best few with the focal free.
+        let cands: Vec<f64> = (0..28)
+            .map(|k| 8.0 * 1.1f64.powi(k))
+            .filter(|d| *d <= 100.0)
+            .map(|d| Intrinsics::focal_for_hfov(w as u32, d))
+            .collect();
+        progress.begin("focal length sweep", cands.len() as u64);
+        let scores: Vec<f64> = cands
+            .iter()
+            .map(|&f| {
+                let r = reconstruct(
+                    n,
+                    &pairs,
+                    &imgs,
+                    &feats,
+                    &centred(f),
+                    FocalMode::Fixed,
+                    true,
+                );
+                progress.advance(1);
+                r.score
+            })
+            .collect();
+        progress.end();
+        let best = (0..cands.len())
+            .min_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .expect("candidates");
+        let mut tries: Vec<Recon> = Vec::new();
+        for &f in &cands[best.saturating_sub(1)..=(best + 1).min(cands.len() - 1)] {
+            tries.push(reconstruct(
+                n,
+                &pairs,
+                &imgs,
+                &feats,
+                &centred(f),
+                FocalMode::Shared,
+                false,
+            ));
+        }
+        tries
+            .into_iter()
+            .min_by(|a, b| a.score.total_cmp(&b.score))
+            .expect("tries")
+    };
+    finish(
+        views,
+        recon,
+        (w as u32, h as u32),
+        opts.intrinsics.map(|k| k.dist),
+    )
+}
+
+/// Removes the intrinsics' distortion from a pixel (a few fixed-point iterations), giving the
+/// pixel of an ideal pinhole with the same K.
+fn undistort(k: &Intrinsics, p: &Vector2<f64>) -> Vector2<f64> {
+    if k.dist == [0.0; 5] {
+        return *p;
+    }
+    let (xd, yd) = ((p.x - k.cx) / k.fx, (p.y - k.cy) / k.fy);
+    let (mut x, mut y) = (xd, yd);
+    for _ in 0..20 {
+        let (dx, dy) = k.distort(x, y);
+        x -= dx - xd;
+        y -= dy - yd;
+    }
+    Vector2::new(k.fx * x + k.cx, k.fy * y + k.cy)
+}
+
+/// Passes 3-7 at the intrinsics `k`. `quick`: a subset of the matches and a short adjustment,
+/// focal fixed (for the sweep).
+#[allow(clippy::too_many_arguments)]
+fn reconstruct(
+    n: usize,
+    pairs: &[PairData],
+    imgs: &[ViewImages],
+    feats: &[(Vec<[f32; 2]>, Vec<Desc>)],
+    k: &Intrinsics,
+    focal: FocalMode,
+    quick: bool,
+) -> Recon {
+    let norm = |p: &Vector2<f64>| Vector2::new((p.x - k.cx) / k.fx, (p.y - k.cy) / k.fy);
+    let px_thresh: f64 = std::env::var("RIG_TH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1.5);
+    let fits: Vec<Option<PairFit>> = pairs
+        .par_iter()
+        .map(|p| {
+            if p.identical || p.a.len() < 16 {
+                return None;
+            }
+            let step = if quick { (p.a.len() / 400).max(1) } else { 1 };
+            let sel: Vec<usize> = (0..p.a.len()).step_by(step).collect();
+            let a: Vec<Vector2<f64>> = sel.iter().map(|&i| norm(&undistort(k, &p.a[i]))).collect();
+            let b: Vec<Vector2<f64>> = sel.iter().map(|&i| norm(&undistort(k, &p.b[i]))).collect();
+            let params = two_view::RansacParams {
+                threshold: px_thresh / k.fx,
+                max_iterations: if quick { 300 } else { 2000 },
+                confidence: 0.99999,
+                ..Default::default()
+            };
+            let r = two_view::estimate_relative_pose(&a, &b, &params)?;
+            if r.inlier_count < 16 || (r.inlier_count as f64) < 0.25 * a.len() as f64 {
+                return None;
+            }
+            let mut inliers = vec![false; p.a.len()];
+            for (s, &i) in sel.iter().enumerate() {
+                inliers[i] = r.inliers[s];
+            }
+            Some(PairFit {
+                rotation: r.pose.rotation,
+                inliers,
+                count: r.inlier_count,
+            })
+        })
+        .collect();
+    if std::env::var("RIG_DEBUG").is_ok() && !quick {
+        for (p, f) in pairs.iter().zip(&fits) {
+            eprintln!(
+                "pair {}-{}: {} matches, {:?} inliers, angle {:?}",
+                p.i,
+                p.j,
+                p.a.len(),
+                f.as_ref().map(|f| f.count),
+                f.as_ref()
+                    .map(|f| rotation_averaging::rotation_angle(&f.rotation).to_degrees())
+            );
+        }
+    }
+    let mut reasons: Vec<Option<String>> = vec![None; n];
+    let mut has_pair = vec![false; n];
+    for (p, f) in pairs.iter().zip(&fits) {
+        if f.is_some() {
+            has_pair[p.i] = true;
+            has_pair[p.j] = true;
+        }
+    }
+    for c in 0..n {
+        if !has_pair[c] {
+            // Name the best attempt.
+            let best = pairs
+                .iter()
+                .filter(|p| p.i == c || p.j == c)
+                .max_by_key(|p| p.a.len());
+            reasons[c] = Some(match best {
+                Some(p) if p.identical => format!(
+                    "its image is the same as camera #{}'s (no parallax)",
+                    if p.i == c { p.j + 1 } else { p.i + 1 }
+                ),
+                Some(p) => format!(
+                    "no neighbour pair fits a two-view geometry (best: {} consistent matches with camera #{}); unrelated, occluded or texture-less view",
+                    p.a.len(),
+                    if p.i == c { p.j + 1 } else { p.i + 1 }
+                ),
+                None => "it has no neighbour to match".into(),
+            });
+        }
+    }
+    // Rotation averaging, then once more without the pairs it disagrees with.
+    let mut rel: Vec<(usize, RelativeRotation)> = pairs
+        .iter()
+        .zip(&fits)
+        .enumerate()
+        .filter_map(|(pi, (p, f))| {
+            f.as_ref().map(|f| {
+                (
+                    pi,
+                    RelativeRotation {
+                        i: p.i,
+                        j: p.j,
+                        rotation: f.rotation,
+                        weight: f.count as f64,
+                    },
+                )
+            })
+        })
+        .collect();
+    let anchor = (0..n).find(|&c| has_pair[c]).unwrap_or(0);
+    let only = |r: &[(usize, RelativeRotation)]| r.iter().map(|x| x.1).collect::<Vec<_>>();
+    let mut rot = rotation_averaging::average_rotations(n, &only(&rel), anchor);
+    let res = rotation_averaging::pair_residuals(&rot, &only(&rel));
+    if res.iter().any(|r| *r > 2f64.to_radians()) {
+        rel = rel
+            .into_iter()
+            .zip(res)
+            .filter(|(_, r)| *r <= 2f64.to_radians())
+            .map(|(x, _)| x)
+            .collect();
+        rot = rotation_averaging::average_rotations(n, &only(&rel), anchor);
+    }
+    for c in 0..n {
+        if rot[c].is_none() && reasons[c].is_none() {
+            reasons[c] = Some("its relative rotations disagree with the rest of the rig".into());
+        }
+    }
+    // Tracks: union of the pairs' inlier matches, keyed by (camera, keypoint).
+    let offs: Vec<usize> = feats
+        .iter()
+        .scan(0, |acc, f| {
+            let o = *acc;
+            *acc += f.0.len();
+            Some(o)
+        })
+        .collect();
+    let total_kps = feats.iter().map(|f| f.0.len()).sum::<usize>();
+    let mut parent: Vec<usize> = (0..total_kps).collect();
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    // Matches whose far end is not a keypoint (dense flow): attached to the near end's track.
+    let mut free: Vec<(usize, usize, Vector2<f64>)> = Vec::new();
+    let mut total_matches = 0usize;
+    for (p, f) in pairs.iter().zip(&fits) {
+        total_matches += p.a.len();
+        let Some(f) = f else { continue };
+        if rot[p.i].is_none() || rot[p.j].is_none() {
+            continue;
+        }
+        for m in 0..p.a.len() {
+            if !f.inliers[m] {
+                continue;
+            }
+            let a = offs[p.i] + p.kp[m];
+            match p.kp_b[m] {
+                Some(l) => {
+                    let (ra, rb) = (root(&mut parent, a), root(&mut parent, offs[p.j] + l));
+                    if ra != rb {
+                        parent[ra.max(rb)] = ra.min(rb);
+                    }
+                }
+                None => free.push((a, p.j, p.b[m])),
+            }
+        }
+    }
+    let cam_of = |node: usize| offs.partition_point(|&o| o <= node) - 1;
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+    for node in 0..total_kps {
+        let r = root(&mut parent, node);
+        groups.entry(r).or_default().push(node);
+    }
+    let mut free_of: HashMap<usize, Vec<(usize, Vector2<f64>)>> = HashMap::new();
+    for (a, j, b) in &free {
+        let r = root(&mut parent, *a);
+        free_of.entry(r).or_default().push((*j, *b));
+    }
+    groups.retain(|r, g| g.len() >= 2 || free_of.contains_key(r));
+    let mut roots: Vec<usize> = groups.keys().copied().collect();
+    roots.sort_unstable();
+    let pos = |node: usize| {
+        let c = cam_of(node);
+        let p = feats[c].0[node - offs[c]];
+        (c, p)
+    };
+    let step = if quick {
+        (roots.len() / 3000).max(1)
+    } else {
+        1
+    };
+    // Each track's observations, localised at full resolution against its first camera's
+    // keypoint (the reference), so all observations are of one physical point.
+    let tracks: Vec<Vec<(usize, Vector2<f64>)>> = roots
+        .par_iter()
+        .step_by(step)
+        .filter_map(|r| {
+            let nodes = &groups[r];
+            let mut members: Vec<(usize, [f32; 2])> = nodes.iter().map(|&nd| pos(nd)).collect();
+            members.sort_by_key(|m| m.0);
+            if members.windows(2).any(|w| w[0].0 == w[1].0) {
+                return None; // two keypoints of one camera: a wrong match somewhere
+            }
+            let (rc, rp) = members[0];
+            let mut obs = vec![(rc, Vector2::new(rp[0] as f64, rp[1] as f64))];
+            let shift = 1.5 * imgs[rc].scale + 1.0;
+            let add = |c: usize, guess: [f32; 2], obs: &mut Vec<(usize, Vector2<f64>)>| {
+                if obs.iter().any(|o| o.0 == c) {
+                    return;
+                }
+                let q = if quick {
+                    Some(guess)
+                } else {
+                    features::refine(&imgs[rc].full, &imgs[c].full, rp, guess, shift)
+                };
+                if let Some(q) = q {
+                    obs.push((c, Vector2::new(q[0] as f64, q[1] as f64)));
+                }
+            };
+            for &(c, p) in &members[1..] {
+                add(c, p, &mut obs);
+            }
+            if let Some(fr) = free_of.get(r) {
+                for (c, b) in fr {
+                    add(*c, [b.x as f32, b.y as f32], &mut obs);
+                }
+            }
+            (obs.len() >= 2).then_some(obs)
+        })
+        .collect();
+    let tracks: Vec<Vec<(usize, Vector2<f64>)>> = tracks
+        .into_iter()
+        .map(|t| t.into_iter().map(|(c, p)| (c, undistort(k, &p))).collect())
+        .collect();
+    let rays: Vec<translation::Ray> = tracks
+        .iter()
+        .enumerate()
+        .flat_map(|(ti, t)| {
+            let rot = &rot;
+            t.iter().map(move |(c, p)| translation::Ray {
+                camera: *c,
+                point: ti,
+                ray: rot[*c].expect("tracks join registered cameras").transpose()
+                    * Vector3::new((p.x - k.cx) / k.fx, (p.y - k.cy) / k.fy, 1.0),
+            })
+        })
+        .collect();
+    let known: Vec<bool> = rot.iter().map(|r| r.is_some()).collect();
+    let (centres, init_pts) =
+        translation::solve_with_points(n, &known, &rays, tracks.len(), anchor)
+            .unwrap_or((vec![None; n], Vec::new()));
+    let mut cams: Vec<Option<BaCamera>> = (0..n)
+        .map(|c| {
+            let (r, ctr) = (rot[c]?, centres[c]?);
+            Some(BaCamera {
+                rotation: r,
+                translation: -(r * ctr.coords),
+                fx: k.fx,
+                fy: k.fy,
+                cx: k.cx,
+                cy: k.cy,
+            })
+        })
+        .collect();
+    for c in 0..n {
+        if cams[c].is_none() && reasons[c].is_none() {
+            reasons[c] = Some("its position could not be determined from its neighbours".into());
+        }
+    }
+    let mut points = Vec::new();
+    let mut obs = Vec::new();
+    for (t, x) in tracks.iter().zip(&init_pts) {
+        let good: Vec<&(usize, Vector2<f64>)> = t
+            .iter()
+            .filter(|(c, p)| {
+                cams[*c]
+                    .and_then(|b| b.project(x))
+                    .is_some_and(|q| (q - p).norm() < 40.0 * px_thresh)
+            })
+            .collect();
+        if good.len() >= 2 {
+            for (c, p) in good {
+                obs.push(Observation {
+                    camera: *c,
+                    point: points.len(),
+                    pixel: *p,
+                });
+            }
+            points.push(*x);
+        }
+    }
+    // Bundle adjustment: dense cameras vector with placeholders for unregistered ones.
+    let mut ba_cams: Vec<BaCamera> = cams
+        .iter()
+        .map(|c| {
+            c.unwrap_or(BaCamera {
+                rotation: Matrix3::identity(),
+                translation: Vector3::zeros(),
+                fx: k.fx,
+                fy: k.fy,
+                cx: k.cx,
+                cy: k.cy,
+            })
+        })
+        .collect();
+    let rounds = if quick { 1 } else { 3 };
+    for round in 0..rounds {
+        if obs.is_empty() {
+            break;
+        }
+        let o = BaOptions {
+            max_iterations: if quick { 8 } else { 40 },
+            // Wide Cauchy first (the initial poses may be several pixels off), then Huber.
+            loss: if round == 0 {
+                Loss::Cauchy(4.0)
+            } else {
+                Loss::Huber(1.0)
+            },
+            focal,
+            fixed_camera: anchor,
+            tolerance: 1e-6,
+        };
+        bundle_adjustment::bundle_adjust(&mut ba_cams, &mut points, &obs, &o);
+        if round + 1 == rounds {
+            break;
+        }
+        // Outlier rejection: drop observations far beyond the robust spread, then points left
+        // with fewer than two observations.
+        let errs: Vec<f64> = obs
+            .iter()
+            .map(|o| {
+                ba_cams[o.camera]
+                    .project(&points[o.point])
+                    .map(|p| (p - o.pixel).norm())
+                    .unwrap_or(f64::INFINITY)
+            })
+            .collect();
+        let mut sorted = errs.clone();
+        sorted.sort_by(f64::total_cmp);
+        let med = sorted[sorted.len() / 2];
+        let limit = (4.0 * 1.4826 * med).max(1.0);
+        let mut count = vec![0usize; points.len()];
+        for (o, e) in obs.iter().zip(&errs) {
+            if *e <= limit {
+                count[o.point] += 1;
+            }
+        }
+        let mut remap = vec![usize::MAX; points.len()];
+        let mut kept = Vec::new();
+        for (p, c) in count.iter().enumerate() {
+            if *c >= 2 {
+                remap[p] = kept.len();
+                kept.push(points[p]);
+            }
+        }
+        obs = obs
+            .iter()
+            .zip(&errs)
+            .filter(|(o, e)| **e <= limit && remap[o.point] != usize::MAX)
+            .map(|(o, _)| Observation {
+                point: remap[o.point],
+                ..*o
+            })
+            .collect();
+        points = kept;
+    }
+    for (c, cam) in cams.iter_mut().enumerate() {
+        if cam.is_some() {
+            *cam = Some(ba_cams[c]);
+        }
+    }
+    // Score: truncated squared error over every match considered, lost matches at the cap.
+    let cap = (3.0 * px_thresh) * (3.0 * px_thresh);
+    let mut s = 0.0;
+    for o in &obs {
+        let e = ba_cams[o.camera]
+            .project(&points[o.point])
+            .map(|p| (p - o.pixel).norm_squared())
+            .unwrap_or(cap);
+        s += e.min(cap);
+    }
+    let considered = total_matches.max(1) * 2 / step;
+    let score = (s + cap * considered.saturating_sub(obs.len()) as f64) / considered as f64;
+    Recon {
+        cams,
+        points,
+        obs,
+        score,
+        reasons,
+    }
+}
+
+/// The gauge, focus, up vector and per-camera statistics.
+fn finish(
+    views: &[RigView],
+    recon: Recon,
+    size: (u32, u32),
+    dist: Option<[f64; 5]>,
+) -> Result<RigCalibration> {
+    let n = views.len();
+    let mut per_cam = vec![(0usize, 0.0f64); n];
+    for o in &recon.obs {
+        let c = recon.cams[o.camera].expect("observed cameras are registered");
+        if let Some(p) = c.project(&recon.points[o.point]) {
+            per_cam[o.camera].0 += 1;
+            per_cam[o.camera].1 += (p - o.pixel).norm_squared();
+        }
+    }
+    let mut reasons = recon.reasons.clone();
+    for c in 0..n {
+        if recon.cams[c].is_some() && per_cam[c].0 < 8 {
+            reasons[c].get_or_insert_with(|| {
+                format!(
+                    "only {} points survived the bundle adjustment",
+                    per_cam[c].0
+                )
+            });
+        }
+    }
+    let reg: Vec<usize> = (0..n)
+        .filter(|&c| reasons[c].is_none() && recon.cams[c].is_some())
+        .collect();
+    if reg.len() < 2 {
+        let why: Vec<String> = (0..n)
+            .filter_map(|c| {
+                reasons[c]
+                    .as_ref()
+                    .map(|r| format!("{}: {r}", views[c].name))
+            })
+            .take(3)
+            .collect();
+        return Err(Error::Rig(format!(
+            "could not register the rig: {} of {n} cameras match their neighbours ({})",
+            reg.len(),
+            why.join("; ")
+        )));
+    }
+    let to_camera = |c: usize, b: &BaCamera| Camera {
+        name: views[c].name.clone(),
+        width: size.0,
+        height: size.1,
+        intrinsics: Intrinsics {
+            fx: b.fx,
+            fy: b.fy,
+            cx: b.cx,
+            cy: b.cy,
+            dist: dist.unwrap_or([0.0; 5]),
+        },
+        pose: Pose {
+            rotation: UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(
+                b.rotation,
+            )),
+            translation: b.translation,
+        },
+    };
+    let cams: Vec<Camera> = reg
+        .iter()
+        .map(|&c| to_camera(c, &recon.cams[c].expect("registered")))
+        .collect();
+    let focus = calibration_json::focus_point(&cams).unwrap_or_else(|| {
+        let s: Vector3<f64> = recon.points.iter().map(|p| p.coords).sum();
+        Point3::from(s / recon.points.len().max(1) as f64)
+    });
+    let up = calibration_json::rig_up(&cams);
+    let radius = cams
+        .iter()
+        .map(|c| (c.pose.centre() - focus).norm())
+        .sum::<f64>()
+        / cams.len() as f64;
+    let first = cams[0].pose.centre() - focus;
+    let mut x = first - up * first.dot(&up);
+    if x.norm() < 1e-9 * radius {
+        x = up.cross(&Vector3::x());
+        if x.norm() < 1e-9 {
+            x = up.cross(&Vector3::y());
+        }
+    }
+    let x = x.normalize();
+    let y = up.cross(&x);
+    let q = Matrix3::from_rows(&[x.transpose(), y.transpose(), up.transpose()]);
+    let s = 1.0 / radius.max(1e-300);
+    let mut out = Vec::new();
+    for (&c, cam) in reg.iter().zip(&cams) {
+        let r = cam.pose.rotation_matrix();
+        let r_new = r * q.transpose();
+        let t_new = s * (r * focus.coords + cam.pose.translation);
+        let mut cam = cam.clone();
+        cam.pose = Pose {
+            rotation: UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(
+                r_new,
+            )),
+            translation: t_new,
+        };
+        let (cnt, sq) = per_cam[c];
+        out.push(CalibratedCamera {
+            camera: cam,
+            rms: (sq / cnt.max(1) as f64).sqrt(),
+            inliers: cnt,
+        });
+    }
+    let (tot_n, tot_sq) = reg.iter().fold((0usize, 0.0), |(a, b), &c| {
+        (a + per_cam[c].0, b + per_cam[c].1)
+    });
+    let points = recon
+        .points
+        .iter()
+        .map(|p| Point3::from(s * (q * (p - focus))))
+        .collect();
+    Ok(RigCalibration {
+        cameras: out,
+        unregistered: (0..n)
+            .filter(|c| !reg.contains(c))
+            .map(|c| Unregistered {
+                name: views[c].name.clone(),
+                reason: reasons[c]
+                    .clone()
+                    .unwrap_or_else(|| "not registered".into()),
+            })
+            .collect(),
+        focus: Point3::origin(),
+        up: Vector3::z(),
+        rms: (tot_sq / tot_n.max(1) as f64).sqrt(),
+        points,
+    })
+}
+
+/// Writes the registered cameras as a COLMAP text model in `dir` (cameras.txt, images.txt,
+/// points3D.txt with the triangulated points, without tracks). `image_name` maps a camera name
+/// to its image's file name.
+pub fn write_colmap(
+    dir: &std::path::Path,
+    rig: &RigCalibration,
+    image_name: impl Fn(&str) -> String,
+) -> Result<()> {
+    let cams: Vec<Camera> = rig.cameras.iter().map(|c| c.camera.clone()).collect();
+    let names: Vec<String> = cams.iter().map(|c| image_name(&c.name)).collect();
+    crate::calib::colmap::write_text_model(dir, &cams, &names)?;
+    use std::fmt::Write as _;
+    let mut text = String::from(
+        "# 3D point list with one line of data per point:\n\
+         #   POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[] as (IMAGE_ID, POINT2D_IDX)\n",
+    );
+    let _ = writeln!(
+        text,
+        "# Number of points: {}, mean track length: 0",
+        rig.points.len()
+    );
+    for (i, p) in rig.points.iter().enumerate() {
+        let _ = writeln!(text, "{} {} {} {} 128 128 128 0", i + 1, p.x, p.y, p.z);
+    }
+    let path = dir.join("points3D.txt");
+    let out = crate::output::AtomicOutput::file(&path)?;
+    std::fs::write(out.path(), text).map_err(|e| Error::io(&path, "cannot write", e))?;
+    out.commit()
+}
