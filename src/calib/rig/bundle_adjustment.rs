@@ -236,6 +236,47 @@ pub fn rms(cams: &[BaCamera], pts: &[Point3<f64>], obs: &[Observation]) -> f64 {
     (s / obs.len() as f64).sqrt()
 }
 
+/// Motion-only refinement: Gauss-Newton on one camera's pose (points fixed) with a Huber
+/// loss of scale `huber` pixels. Returns the final RMS reprojection error (pixels).
+pub fn refine_pose(
+    cam: &mut BaCamera,
+    pts: &[Point3<f64>],
+    px: &[Vector2<f64>],
+    huber: f64,
+) -> f64 {
+    for _ in 0..15 {
+        let mut h = SMatrix::<f64, 6, 6>::zeros();
+        let mut g = SMatrix::<f64, 6, 1>::zeros();
+        for (p, o) in pts.iter().zip(px) {
+            if let Some(l) = linearise(cam, p, o, Loss::Huber(huber)) {
+                let j = l.jc.fixed_view::<2, 6>(0, 0).into_owned();
+                h += j.transpose() * j * l.w;
+                g += j.transpose() * l.r * l.w;
+            }
+        }
+        for d in 0..6 {
+            h[(d, d)] += 1e-9 + 1e-6 * h[(d, d)];
+        }
+        let Some(chol) = h.cholesky() else { break };
+        let d = chol.solve(&(-g));
+        cam.rotation = Rotation3::new(Vector3::new(d[0], d[1], d[2])).into_inner() * cam.rotation;
+        cam.translation += Vector3::new(d[3], d[4], d[5]);
+        if d.norm() < 1e-10 {
+            break;
+        }
+    }
+    let s: f64 = pts
+        .iter()
+        .zip(px)
+        .map(|(p, o)| {
+            cam.project(p)
+                .map(|q| (q - o).norm_squared())
+                .unwrap_or(1e6)
+        })
+        .sum();
+    (s / pts.len().max(1) as f64).sqrt()
+}
+
 /// Refines `cams` and `pts` in place to minimise the robust reprojection error of `obs`.
 pub fn bundle_adjust(
     cams: &mut [BaCamera],

@@ -88,11 +88,8 @@ pub fn match_pair(
         || compute_flow_large(&b.work, &a.work, params),
     );
     let (fwd, bwd) = (fwd?, bwd?);
-    let a2: f32 = std::env::var("RIG_A2")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.3);
-    let cons = consistency(&fwd, &bwd, ConsistencyParams { a1: 0.01, a2 })?;
+    // Stricter than the default (0.5 px^2): calibration wants few, sure matches.
+    let cons = consistency(&fwd, &bwd, ConsistencyParams { a1: 0.01, a2: 0.3 })?;
     let (w, h) = (fwd.width, fwd.height);
     let mut motion = Vec::with_capacity(keypoints.len());
     let matches: Vec<Option<[f32; 2]>> = keypoints
@@ -113,21 +110,6 @@ pub fn match_pair(
             features::refine(&a.full, &b.full, p, guess, 1.5 * a.scale + 1.0)
         })
         .collect();
-    if std::env::var("RIG_DEBUG").is_ok() {
-        let rel = cons.reliable.iter().filter(|r| **r).count();
-        let got = matches
-            .iter()
-            .filter(|m: &&Option<[f32; 2]>| m.is_some())
-            .count();
-        eprintln!(
-            "kps {} reliable px {}/{} flow-ok {} refined {}",
-            keypoints.len(),
-            rel,
-            w * h,
-            motion.len(),
-            got
-        );
-    }
     motion.sort_by(f32::total_cmp);
     Ok(PairMatches {
         matches,

@@ -34,6 +34,7 @@ pub mod bundle_adjustment;
 pub mod calibration_json;
 pub mod dense_matches;
 pub mod features;
+pub mod resection;
 pub mod rotation_averaging;
 pub mod translation;
 pub mod two_view;
@@ -50,7 +51,6 @@ use bundle_adjustment::{BaCamera, BaOptions, FocalMode, Loss, Observation};
 use dense_matches::ViewImages;
 use nalgebra::{Matrix3, Point3, Rotation3, UnitQuaternion, Vector2, Vector3};
 use rayon::prelude::*;
-use rotation_averaging::RelativeRotation;
 use std::collections::HashMap;
 
 /// How to calibrate.
@@ -72,6 +72,8 @@ pub struct RigOptions {
     /// matches.
     pub dense: bool,
     pub dense_below: usize,
+    /// Lowe's ratio for descriptor matches.
+    pub ratio: f32,
 }
 
 impl Default for RigOptions {
@@ -89,6 +91,7 @@ impl Default for RigOptions {
             neighbours: 2,
             dense: true,
             dense_below: 150,
+            ratio: 0.8,
         }
     }
 }
@@ -119,6 +122,7 @@ struct PairData {
 #[derive(Clone, Debug)]
 struct PairFit {
     rotation: Matrix3<f64>,
+    translation: Vector3<f64>,
     inliers: Vec<bool>,
     count: usize,
 }
@@ -204,7 +208,7 @@ pub fn calibrate_rig(
         .par_iter()
         .map(|v| ViewImages::new(v.luma.clone(), opts.work_width))
         .collect();
-    let cell = (imgs[0].work.width / 50).clamp(6, 64);
+    let cell = (imgs[0].work.width / 50).clamp(4, 64);
     // Keypoints and descriptors on the working copy; positions in full-resolution pixels.
     let feats: Vec<(Vec<[f32; 2]>, Vec<Desc>)> = imgs
         .par_iter()
@@ -223,23 +227,13 @@ pub fn calibrate_rig(
         .par_iter()
         .map(|&(i, j)| {
             let (ki, kj) = (&feats[i].0, &feats[j].0);
-            let m = features::match_descriptors(
-                &feats[i].1,
-                &feats[j].1,
-                std::env::var("RIG_RATIO")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0.8),
-            );
+            let m = features::match_descriptors(&feats[i].1, &feats[j].1, opts.ratio);
             let max_shift = 1.5 * imgs[i].scale + 1.0;
             let mut found: Vec<Option<[f32; 2]>> = m
                 .iter()
                 .enumerate()
                 .map(|(k, l)| {
                     let l = (*l)?;
-                    if std::env::var("RIG_NOREF").is_ok() {
-                        return Some(kj[l]);
-                    }
                     features::refine(&imgs[i].full, &imgs[j].full, ki[k], kj[l], max_shift)
                 })
                 .collect();
@@ -310,7 +304,7 @@ pub fn calibrate_rig(
     } else {
         // Sweep the horizontal field of view, then refine the best few with the focal free.
         let cands: Vec<f64> = (0..28)
-            .map(|k| 8.0 * 1.1f64.powi(k))
+            .map(|k| 8.0 * 1.2f64.powi(k))
             .filter(|d| *d <= 100.0)
             .map(|d| Intrinsics::focal_for_hfov(w as u32, d))
             .collect();
@@ -335,9 +329,12 @@ pub fn calibrate_rig(
         let best = (0..cands.len())
             .min_by(|&a, &b| scores[a].total_cmp(&scores[b]))
             .expect("candidates");
-        let mut tries: Vec<Recon> = Vec::new();
-        for &f in &cands[best.saturating_sub(1)..=(best + 1).min(cands.len() - 1)] {
-            tries.push(reconstruct(
+        // Refine: reconstruct at the best candidate with the focal free in the final
+        // adjustment, then again at the refined focal (registration itself runs at a fixed
+        // focal, so a closer start registers more cameras), while that helps.
+        let registered = |r: &Recon| r.cams.iter().filter(|c| c.is_some()).count();
+        let at = |f: f64| {
+            reconstruct(
                 n,
                 &pairs,
                 &imgs,
@@ -345,12 +342,24 @@ pub fn calibrate_rig(
                 &centred(f),
                 FocalMode::Shared,
                 false,
-            ));
+            )
+        };
+        let mut recon = at(cands[best]);
+        for _ in 0..3 {
+            let Some(f) = recon.cams.iter().flatten().next().map(|c| c.fx) else {
+                break;
+            };
+            let next = at(f);
+            let nf = next.cams.iter().flatten().next().map(|c| c.fx).unwrap_or(f);
+            let better = (registered(&next), -next.score) > (registered(&recon), -recon.score);
+            if better {
+                recon = next;
+            }
+            if !better || (nf - f).abs() < 1e-3 * f {
+                break;
+            }
         }
-        tries
-            .into_iter()
-            .min_by(|a, b| a.score.total_cmp(&b.score))
-            .expect("tries")
+        recon
     };
     finish(
         views,
@@ -389,10 +398,8 @@ fn reconstruct(
     quick: bool,
 ) -> Recon {
     let norm = |p: &Vector2<f64>| Vector2::new((p.x - k.cx) / k.fx, (p.y - k.cy) / k.fy);
-    let px_thresh: f64 = std::env::var("RIG_TH")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1.5);
+    // Inlier threshold, pixels: matches are localised to a few tenths of a pixel.
+    let px_thresh = 1.5;
     let fits: Vec<Option<PairFit>> = pairs
         .par_iter()
         .map(|p| {
@@ -419,24 +426,12 @@ fn reconstruct(
             }
             Some(PairFit {
                 rotation: r.pose.rotation,
+                translation: r.pose.translation,
                 inliers,
                 count: r.inlier_count,
             })
         })
         .collect();
-    if std::env::var("RIG_DEBUG").is_ok() && !quick {
-        for (p, f) in pairs.iter().zip(&fits) {
-            eprintln!(
-                "pair {}-{}: {} matches, {:?} inliers, angle {:?}",
-                p.i,
-                p.j,
-                p.a.len(),
-                f.as_ref().map(|f| f.count),
-                f.as_ref()
-                    .map(|f| rotation_averaging::rotation_angle(&f.rotation).to_degrees())
-            );
-        }
-    }
     let mut reasons: Vec<Option<String>> = vec![None; n];
     let mut has_pair = vec![false; n];
     for (p, f) in pairs.iter().zip(&fits) {
@@ -466,43 +461,6 @@ fn reconstruct(
             });
         }
     }
-    // Rotation averaging, then once more without the pairs it disagrees with.
-    let mut rel: Vec<(usize, RelativeRotation)> = pairs
-        .iter()
-        .zip(&fits)
-        .enumerate()
-        .filter_map(|(pi, (p, f))| {
-            f.as_ref().map(|f| {
-                (
-                    pi,
-                    RelativeRotation {
-                        i: p.i,
-                        j: p.j,
-                        rotation: f.rotation,
-                        weight: f.count as f64,
-                    },
-                )
-            })
-        })
-        .collect();
-    let anchor = (0..n).find(|&c| has_pair[c]).unwrap_or(0);
-    let only = |r: &[(usize, RelativeRotation)]| r.iter().map(|x| x.1).collect::<Vec<_>>();
-    let mut rot = rotation_averaging::average_rotations(n, &only(&rel), anchor);
-    let res = rotation_averaging::pair_residuals(&rot, &only(&rel));
-    if res.iter().any(|r| *r > 2f64.to_radians()) {
-        rel = rel
-            .into_iter()
-            .zip(res)
-            .filter(|(_, r)| *r <= 2f64.to_radians())
-            .map(|(x, _)| x)
-            .collect();
-        rot = rotation_averaging::average_rotations(n, &only(&rel), anchor);
-    }
-    for c in 0..n {
-        if rot[c].is_none() && reasons[c].is_none() {
-            reasons[c] = Some("its relative rotations disagree with the rest of the rig".into());
-        }
-    }
     // Tracks: union of the pairs' inlier matches, keyed by (camera, keypoint).
     let offs: Vec<usize> = feats
         .iter()
@@ -527,9 +485,6 @@ fn reconstruct(
     for (p, f) in pairs.iter().zip(&fits) {
         total_matches += p.a.len();
         let Some(f) = f else { continue };
-        if rot[p.i].is_none() || rot[p.j].is_none() {
-            continue;
-        }
         for m in 0..p.a.len() {
             if !f.inliers[m] {
                 continue;
@@ -613,63 +568,8 @@ fn reconstruct(
         .into_iter()
         .map(|t| t.into_iter().map(|(c, p)| (c, undistort(k, &p))).collect())
         .collect();
-    let rays: Vec<translation::Ray> = tracks
-        .iter()
-        .enumerate()
-        .flat_map(|(ti, t)| {
-            let rot = &rot;
-            t.iter().map(move |(c, p)| translation::Ray {
-                camera: *c,
-                point: ti,
-                ray: rot[*c].expect("tracks join registered cameras").transpose()
-                    * Vector3::new((p.x - k.cx) / k.fx, (p.y - k.cy) / k.fy, 1.0),
-            })
-        })
-        .collect();
-    let known: Vec<bool> = rot.iter().map(|r| r.is_some()).collect();
-    let (centres, init_pts) =
-        translation::solve_with_points(n, &known, &rays, tracks.len(), anchor)
-            .unwrap_or((vec![None; n], Vec::new()));
-    let mut cams: Vec<Option<BaCamera>> = (0..n)
-        .map(|c| {
-            let (r, ctr) = (rot[c]?, centres[c]?);
-            Some(BaCamera {
-                rotation: r,
-                translation: -(r * ctr.coords),
-                fx: k.fx,
-                fy: k.fy,
-                cx: k.cx,
-                cy: k.cy,
-            })
-        })
-        .collect();
-    for c in 0..n {
-        if cams[c].is_none() && reasons[c].is_none() {
-            reasons[c] = Some("its position could not be determined from its neighbours".into());
-        }
-    }
-    let mut points = Vec::new();
-    let mut obs = Vec::new();
-    for (t, x) in tracks.iter().zip(&init_pts) {
-        let good: Vec<&(usize, Vector2<f64>)> = t
-            .iter()
-            .filter(|(c, p)| {
-                cams[*c]
-                    .and_then(|b| b.project(x))
-                    .is_some_and(|q| (q - p).norm() < 40.0 * px_thresh)
-            })
-            .collect();
-        if good.len() >= 2 {
-            for (c, p) in good {
-                obs.push(Observation {
-                    camera: *c,
-                    point: points.len(),
-                    pixel: *p,
-                });
-            }
-            points.push(*x);
-        }
-    }
+    let (mut cams, mut points, mut obs, anchor) =
+        incremental(n, pairs, &fits, &tracks, k, px_thresh, quick, &mut reasons);
     // Bundle adjustment: dense cameras vector with placeholders for unregistered ones.
     let mut ba_cams: Vec<BaCamera> = cams
         .iter()
@@ -760,8 +660,10 @@ fn reconstruct(
             .unwrap_or(cap);
         s += e.min(cap);
     }
-    let considered = total_matches.max(1) * 2 / step;
-    let score = (s + cap * considered.saturating_sub(obs.len()) as f64) / considered as f64;
+    // Unregistered cameras cost the cap each, as if all their points were lost.
+    let registered = cams.iter().filter(|c| c.is_some()).count();
+    let score = s / obs.len().max(1) as f64 + cap * (n - registered) as f64;
+    let _ = (total_matches, step);
     Recon {
         cams,
         points,
@@ -769,6 +671,272 @@ fn reconstruct(
         score,
         reasons,
     }
+}
+
+/// Registers the cameras one by one, starting from the pair with the most inliers: each next
+/// camera is the one that sees the most triangulated points, placed by resection (RANSAC DLT
+/// and Gauss-Newton), after which the tracks it completes are triangulated and the bundle is
+/// adjusted. Growing along the tracks follows the rig order and, unlike averaging two-view
+/// rotations, does not inherit the bas-relief ambiguity of narrow-field pairs (Szeliski and
+/// Kang 1997; the reason incremental SfM is the default in COLMAP, Schoenberger and Frahm 2016).
+/// Returns cameras, points, observations and the seed camera (the gauge).
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn incremental(
+    n: usize,
+    pairs: &[PairData],
+    fits: &[Option<PairFit>],
+    tracks: &[Vec<(usize, Vector2<f64>)>],
+    k: &Intrinsics,
+    px_thresh: f64,
+    quick: bool,
+    reasons: &mut [Option<String>],
+) -> (
+    Vec<Option<BaCamera>>,
+    Vec<Point3<f64>>,
+    Vec<Observation>,
+    usize,
+) {
+    let base = BaCamera {
+        rotation: Matrix3::identity(),
+        translation: Vector3::zeros(),
+        fx: k.fx,
+        fy: k.fy,
+        cx: k.cx,
+        cy: k.cy,
+    };
+    let mut cams: Vec<Option<BaCamera>> = vec![None; n];
+    let Some((seed, fit)) = pairs
+        .iter()
+        .zip(fits)
+        .filter_map(|(p, f)| f.as_ref().map(|f| (p, f)))
+        .max_by_key(|(p, f)| (f.count, std::cmp::Reverse(p.i)))
+    else {
+        return (cams, Vec::new(), Vec::new(), 0);
+    };
+    cams[seed.i] = Some(base);
+    cams[seed.j] = Some(BaCamera {
+        rotation: fit.rotation,
+        translation: fit.translation,
+        ..base
+    });
+    let anchor = seed.i;
+    let norm = |p: &Vector2<f64>| Vector2::new((p.x - k.cx) / k.fx, (p.y - k.cy) / k.fy);
+    let mut point: Vec<Option<Point3<f64>>> = vec![None; tracks.len()];
+    let triangulate_new = |cams: &[Option<BaCamera>], point: &mut [Option<Point3<f64>>]| {
+        let new: Vec<(usize, Point3<f64>)> = tracks
+            .par_iter()
+            .enumerate()
+            .filter(|(ti, _)| point[*ti].is_none())
+            .filter_map(|(ti, t)| {
+                let seen: Vec<&(usize, Vector2<f64>)> =
+                    t.iter().filter(|(c, _)| cams[*c].is_some()).collect();
+                if seen.len() < 2 {
+                    return None;
+                }
+                let poses: Vec<(Matrix3<f64>, Vector3<f64>)> = seen
+                    .iter()
+                    .map(|(c, _)| {
+                        let b = cams[*c].expect("seen");
+                        (b.rotation, b.translation)
+                    })
+                    .collect();
+                let o: Vec<Vector2<f64>> = seen.iter().map(|(_, p)| norm(p)).collect();
+                let x = two_view::triangulate(&poses, &o)?;
+                // Enough parallax between the most separated rays (0.5 degrees).
+                let mut best_angle = 0f64;
+                for a in 0..seen.len() {
+                    for b in a + 1..seen.len() {
+                        let ca = cams[seen[a].0].expect("seen");
+                        let cb = cams[seen[b].0].expect("seen");
+                        let pa = -(ca.rotation.transpose() * ca.translation);
+                        let pb = -(cb.rotation.transpose() * cb.translation);
+                        let (ra, rb) = (x.coords - pa, x.coords - pb);
+                        best_angle = best_angle.max(ra.angle(&rb));
+                    }
+                }
+                if best_angle < 0.5f64.to_radians() {
+                    return None;
+                }
+                for (c, p) in &seen {
+                    let q = cams[*c].expect("seen").project(&x)?;
+                    if (q - p).norm() > 4.0 * px_thresh {
+                        return None;
+                    }
+                }
+                Some((ti, x))
+            })
+            .collect();
+        for (ti, x) in new {
+            point[ti] = Some(x);
+        }
+    };
+    let gather = |cams: &[Option<BaCamera>], point: &[Option<Point3<f64>>]| {
+        let mut pts = Vec::new();
+        let mut idx = Vec::new();
+        let mut obs = Vec::new();
+        for (ti, t) in tracks.iter().enumerate() {
+            let Some(x) = point[ti] else { continue };
+            let mut any = 0;
+            for (c, p) in t {
+                if cams[*c].is_some() {
+                    obs.push(Observation {
+                        camera: *c,
+                        point: pts.len(),
+                        pixel: *p,
+                    });
+                    any += 1;
+                }
+            }
+            if any == 0 {
+                continue;
+            }
+            pts.push(x);
+            idx.push(ti);
+        }
+        (pts, idx, obs)
+    };
+    let adjust =
+        |cams: &mut [Option<BaCamera>], point: &mut [Option<Point3<f64>>], iters: usize| {
+            let (mut pts, idx, obs) = gather(cams, point);
+            if obs.is_empty() {
+                return;
+            }
+            let mut ba: Vec<BaCamera> = cams.iter().map(|c| c.unwrap_or(base)).collect();
+            let o = BaOptions {
+                max_iterations: iters,
+                loss: Loss::Cauchy(2.0),
+                focal: FocalMode::Fixed,
+                fixed_camera: anchor,
+                tolerance: 1e-5,
+            };
+            bundle_adjustment::bundle_adjust(&mut ba, &mut pts, &obs, &o);
+            for (c, cam) in cams.iter_mut().enumerate() {
+                if cam.is_some() {
+                    *cam = Some(ba[c]);
+                }
+            }
+            // Points that still reproject badly are dropped (they may come back later).
+            let mut err = vec![0f64; pts.len()];
+            for o in &obs {
+                if let Some(q) = ba[o.camera].project(&pts[o.point]) {
+                    err[o.point] = err[o.point].max((q - o.pixel).norm());
+                } else {
+                    err[o.point] = f64::INFINITY;
+                }
+            }
+            for ((x, ti), e) in pts.iter().zip(&idx).zip(&err) {
+                point[*ti] = (*e < 6.0 * px_thresh).then_some(*x);
+            }
+        };
+    triangulate_new(&cams, &mut point);
+    adjust(&mut cams, &mut point, if quick { 5 } else { 15 });
+    let mut failed = vec![false; n];
+    let mut retried = false;
+    let mut added = 0usize;
+    loop {
+        // The unregistered camera seeing the most triangulated points.
+        let mut counts = vec![0usize; n];
+        for (ti, t) in tracks.iter().enumerate() {
+            if point[ti].is_some() {
+                for (c, _) in t {
+                    if cams[*c].is_none() {
+                        counts[*c] += 1;
+                    }
+                }
+            }
+        }
+        let Some(c) = (0..n)
+            .filter(|&c| cams[c].is_none() && !failed[c] && counts[c] >= 12)
+            .max_by_key(|&c| (counts[c], std::cmp::Reverse(c)))
+        else {
+            // Once: adjust everything and give the rejected cameras another chance.
+            if !retried && failed.iter().any(|f| *f) {
+                retried = true;
+                adjust(&mut cams, &mut point, if quick { 5 } else { 20 });
+                triangulate_new(&cams, &mut point);
+                failed.iter_mut().for_each(|f| *f = false);
+                continue;
+            }
+            break;
+        };
+        let mut world = Vec::new();
+        let mut img = Vec::new();
+        let mut pix = Vec::new();
+        for (ti, t) in tracks.iter().enumerate() {
+            if let Some(x) = point[ti] {
+                if let Some((_, p)) = t.iter().find(|(cc, _)| *cc == c) {
+                    world.push(x);
+                    img.push(norm(p));
+                    pix.push(*p);
+                }
+            }
+        }
+        let placed = resection::ransac(
+            &world,
+            &img,
+            6.0 * px_thresh / k.fx,
+            if quick { 150 } else { 400 },
+        )
+        .and_then(|(r, t, inl)| {
+            let m = inl.iter().filter(|b| **b).count();
+            if m < 12 || (m as f64) < 0.25 * world.len() as f64 {
+                return None;
+            }
+            let wi: Vec<Point3<f64>> = world
+                .iter()
+                .zip(&inl)
+                .filter(|x| *x.1)
+                .map(|x| *x.0)
+                .collect();
+            let pi: Vec<Vector2<f64>> = pix
+                .iter()
+                .zip(&inl)
+                .filter(|x| *x.1)
+                .map(|x| *x.0)
+                .collect();
+            let mut cam = BaCamera {
+                rotation: r,
+                translation: t,
+                ..base
+            };
+            let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
+            (rms < 4.0 * px_thresh).then_some(cam)
+        });
+        match placed {
+            Some(cam) => {
+                cams[c] = Some(cam);
+                added += 1;
+                triangulate_new(&cams, &mut point);
+                // Adjust after every camera while the rig is small, then every few cameras.
+                let registered = cams.iter().filter(|c| c.is_some()).count();
+                if quick {
+                    if added.is_multiple_of(4) {
+                        adjust(&mut cams, &mut point, 3);
+                    }
+                } else if registered <= 12 || added.is_multiple_of(3) {
+                    adjust(&mut cams, &mut point, 6);
+                }
+            }
+            None => {
+                failed[c] = true;
+                reasons[c].get_or_insert_with(|| {
+                    format!(
+                        "its view does not agree with the {} points it shares with registered cameras",
+                        world.len()
+                    )
+                });
+            }
+        }
+    }
+    for c in 0..n {
+        if cams[c].is_none() {
+            reasons[c].get_or_insert_with(|| {
+                "it shares too few points with the registered cameras".into()
+            });
+        }
+    }
+    let (pts, _, obs) = gather(&cams, &point);
+    (cams, pts, obs, anchor)
 }
 
 /// The gauge, focus, up vector and per-camera statistics.

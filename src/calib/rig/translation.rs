@@ -278,9 +278,6 @@ pub fn solve_with_points(
         order.sort_by(|&a, &b| eig.eigenvalues[a].total_cmp(&eig.eigenvalues[b]));
         if 3 * m > 1 {
             let (l0, l1) = (eig.eigenvalues[order[0]], eig.eigenvalues[order[1]]);
-            if std::env::var("RIG_DEBUG").is_ok() {
-                eprintln!("translation eigen {l0:e} {l1:e}");
-            }
             if !(l1 > 1e-12 && l0.abs() < 0.5 * l1) {
                 return None;
             }

@@ -258,8 +258,35 @@ pub fn estimate_relative_pose(
     }
     let mut rng = Rng(params.seed ^ (n as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let th = params.threshold;
-    let count = |e: &Matrix3<f64>| (0..n).filter(|&i| sampson(e, &a[i], &b[i]) < th).count();
-    let mut best: Option<(Matrix3<f64>, usize)> = None;
+    // MSAC score (Torr and Zisserman 2000): truncated squared error, lower is better.
+    let score = |e: &Matrix3<f64>| -> f64 {
+        (0..n)
+            .map(|i| sampson(e, &a[i], &b[i]).powi(2).min(th * th))
+            .sum()
+    };
+    let inliers_of = |e: &Matrix3<f64>, t: f64| -> Vec<usize> {
+        (0..n).filter(|&i| sampson(e, &a[i], &b[i]) < t).collect()
+    };
+    // Local optimisation (Chum, Matas and Kittler, "Locally Optimized RANSAC", 2003): refit
+    // on the inliers of a new best model, first at a wider threshold, and keep what improves.
+    let local = |e: Matrix3<f64>, s: f64| -> (Matrix3<f64>, f64) {
+        let (mut be, mut bs) = (e, s);
+        for t in [2.0 * th, th, th] {
+            let idx = inliers_of(&be, t);
+            match eight_point(a, b, &idx) {
+                Some(e2) => {
+                    let s2 = score(&e2);
+                    if s2 < bs {
+                        be = e2;
+                        bs = s2;
+                    }
+                }
+                None => break,
+            }
+        }
+        (be, bs)
+    };
+    let mut best: Option<(Matrix3<f64>, f64)> = None;
     let mut needed = params.max_iterations;
     let mut sample = [0usize; 8];
     let mut it = 0;
@@ -276,27 +303,20 @@ pub fn estimate_relative_pose(
         let Some(e) = eight_point(a, b, &sample) else {
             continue;
         };
-        let c = count(&e);
-        if best.as_ref().is_none_or(|(_, bc)| c > *bc) {
-            best = Some((e, c));
-            let w = c as f64 / n as f64;
+        let sc = score(&e);
+        if best.as_ref().is_none_or(|(_, bs)| sc < *bs) {
+            let (e, sc) = local(e, sc);
+            best = Some((e, sc));
+            let w = inliers_of(&e, th).len() as f64 / n as f64;
             let p_good = w.powi(8).max(1e-12);
-            if p_good >= 1.0 {
-                needed = it;
+            needed = if p_good >= 1.0 {
+                it
             } else {
-                needed = ((1.0 - params.confidence).ln() / (1.0 - p_good).ln()).ceil() as usize;
-            }
+                ((1.0 - params.confidence).ln() / (1.0 - p_good).ln()).ceil() as usize
+            };
         }
     }
-    let (mut e, _) = best?;
-    // Local optimisation: refit on all inliers, which the minimal samples only approximate.
-    for _ in 0..2 {
-        let idx: Vec<usize> = (0..n).filter(|&i| sampson(&e, &a[i], &b[i]) < th).collect();
-        match eight_point(a, b, &idx) {
-            Some(e2) if count(&e2) >= idx.len() => e = e2,
-            _ => break,
-        }
-    }
+    let (e, _) = best?;
     let idx: Vec<usize> = (0..n).filter(|&i| sampson(&e, &a[i], &b[i]) < th).collect();
     let (pose, _) = pose_from_essential(&e, a, b, &idx)?;
     let mut inliers = vec![false; n];
