@@ -37,6 +37,9 @@ pub struct RigArgs {
     /// Width of the working copy for matching, pixels.
     #[arg(long, default_value_t = 960)]
     pub work_width: usize,
+    /// Match each camera with this many following cameras.
+    #[arg(long, default_value_t = 2)]
+    pub neighbours: usize,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -90,6 +93,7 @@ pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
         layout,
         focal: a.focal,
         work_width: a.work_width.max(64),
+        neighbours: a.neighbours.max(1),
         ..Default::default()
     };
     let result = rig::calibrate_rig(&views, &opts, progress)?;

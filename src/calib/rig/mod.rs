@@ -106,6 +106,7 @@ pub struct RigView {
 type Desc = Option<[f32; features::DESC_LEN]>;
 
 /// A pair of cameras and their keypoint matches (pixels).
+#[derive(Clone)]
 struct PairData {
     i: usize,
     j: usize,
@@ -309,18 +310,26 @@ pub fn calibrate_rig(
             .map(|d| Intrinsics::focal_for_hfov(w as u32, d))
             .collect();
         progress.begin("focal length sweep", cands.len() as u64);
+        // The sweep runs on the first few cameras only (a short arc), in full.
+        let m = n.min(8);
+        let sub: Vec<PairData> = pairs
+            .iter()
+            .filter(|p| p.i < m && p.j < m)
+            .cloned()
+            .collect();
+        let score_at = |f: f64| {
+            reconstruct(m, &sub, &imgs, &feats, &centred(f), FocalMode::Fixed, false).score
+        };
         let scores: Vec<f64> = cands
             .iter()
             .map(|&f| {
-                let r = reconstruct(
-                    n,
-                    &pairs,
-                    &imgs,
-                    &feats,
-                    &centred(f),
-                    FocalMode::Fixed,
-                    true,
-                );
+                let r = Recon {
+                    score: score_at(f),
+                    cams: Vec::new(),
+                    points: Vec::new(),
+                    obs: Vec::new(),
+                    reasons: Vec::new(),
+                };
                 progress.advance(1);
                 r.score
             })
@@ -329,6 +338,15 @@ pub fn calibrate_rig(
         let best = (0..cands.len())
             .min_by(|&a, &b| scores[a].total_cmp(&scores[b]))
             .expect("candidates");
+        // A finer look on either side of the best candidate.
+        let mut f0 = cands[best];
+        let mut s0 = scores[best];
+        for f in [cands[best] / 1.1, cands[best] * 1.1] {
+            let sc = score_at(f);
+            if sc < s0 {
+                (f0, s0) = (f, sc);
+            }
+        }
         // Refine: reconstruct at the best candidate with the focal free in the final
         // adjustment, then again at the refined focal (registration itself runs at a fixed
         // focal, so a closer start registers more cameras), while that helps.
@@ -344,7 +362,7 @@ pub fn calibrate_rig(
                 false,
             )
         };
-        let mut recon = at(cands[best]);
+        let mut recon = at(f0);
         for _ in 0..3 {
             let Some(f) = recon.cams.iter().flatten().next().map(|c| c.fx) else {
                 break;
@@ -590,7 +608,13 @@ fn reconstruct(
             break;
         }
         let o = BaOptions {
-            max_iterations: if quick { 8 } else { 40 },
+            max_iterations: if quick {
+                8
+            } else if round + 1 == rounds {
+                150
+            } else {
+                40
+            },
             // Wide Cauchy first (the initial poses may be several pixels off), then Huber.
             loss: if round == 0 {
                 Loss::Cauchy(4.0)
@@ -599,7 +623,7 @@ fn reconstruct(
             },
             focal,
             fixed_camera: anchor,
-            tolerance: 1e-6,
+            tolerance: if round + 1 == rounds { 1e-10 } else { 1e-6 },
         };
         bundle_adjustment::bundle_adjust(&mut ba_cams, &mut points, &obs, &o);
         if round + 1 == rounds {
