@@ -40,6 +40,9 @@ pub struct RigArgs {
     /// Match each camera with this many following cameras.
     #[arg(long, default_value_t = 2)]
     pub neighbours: usize,
+    /// Lowe's ratio for descriptor matches (higher: more, less distinctive matches).
+    #[arg(long, default_value_t = 0.8)]
+    pub ratio: f32,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -94,6 +97,7 @@ pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
         focal: a.focal,
         work_width: a.work_width.max(64),
         neighbours: a.neighbours.max(1),
+        ratio: a.ratio.clamp(0.5, 1.0),
         ..Default::default()
     };
     let result = rig::calibrate_rig(&views, &opts, progress)?;

@@ -855,6 +855,73 @@ fn incremental(
     triangulate_new(&cams, &mut point);
     adjust(&mut cams, &mut point, if quick { 5 } else { 15 });
     let mut failed = vec![false; n];
+    let mut two_view_tried = vec![false; n];
+    let place_by_pair = |cams: &[Option<BaCamera>],
+                         point: &[Option<Point3<f64>>],
+                         failed: &[bool],
+                         tried: &mut [bool]|
+     -> Option<(usize, BaCamera)> {
+        // The strongest fitted pair between a registered and an unregistered camera.
+        let (p, f) = pairs
+            .iter()
+            .zip(fits)
+            .filter_map(|(p, f)| f.as_ref().map(|f| (p, f)))
+            .filter(|(p, _)| {
+                let (a, b) = (cams[p.i].is_some(), cams[p.j].is_some());
+                let c = if a { p.j } else { p.i };
+                a != b && !failed[c] && !tried[c]
+            })
+            .max_by_key(|(p, f)| (f.count, std::cmp::Reverse(p.i)))?;
+        let (r, c) = if cams[p.i].is_some() {
+            (p.i, p.j)
+        } else {
+            (p.j, p.i)
+        };
+        tried[c] = true;
+        let (rr, tr) = if r == p.i {
+            (f.rotation, f.translation)
+        } else {
+            (
+                f.rotation.transpose(),
+                -(f.rotation.transpose() * f.translation),
+            )
+        };
+        let cr = cams[r].expect("registered");
+        // Scale: depths in r of triangulated points against their depths in the unit-baseline
+        // pair frame.
+        let mut ratios = Vec::new();
+        let mut wi = Vec::new();
+        let mut pi = Vec::new();
+        for (ti, t) in tracks.iter().enumerate() {
+            let Some(x) = point[ti] else { continue };
+            let (Some(a), Some(b)) = (t.iter().find(|o| o.0 == r), t.iter().find(|o| o.0 == c))
+            else {
+                continue;
+            };
+            let pair_poses = [(Matrix3::identity(), Vector3::zeros()), (rr, tr)];
+            let Some(y) = two_view::triangulate(&pair_poses, &[norm(&a.1), norm(&b.1)]) else {
+                continue;
+            };
+            let dr = (cr.rotation * x.coords + cr.translation).z;
+            if y.z > 0.0 && dr > 0.0 {
+                ratios.push(dr / y.z);
+                wi.push(x);
+                pi.push(b.1);
+            }
+        }
+        if ratios.len() < 3 {
+            return None;
+        }
+        ratios.sort_by(f64::total_cmp);
+        let scale = ratios[ratios.len() / 2];
+        let mut cam = BaCamera {
+            rotation: rr * cr.rotation,
+            translation: rr * cr.translation + tr * scale,
+            ..base
+        };
+        let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
+        (rms < 4.0 * px_thresh).then_some((c, cam))
+    };
     let mut retried = false;
     let mut added = 0usize;
     loop {
@@ -873,6 +940,17 @@ fn incremental(
             .filter(|&c| cams[c].is_none() && !failed[c] && counts[c] >= 12)
             .max_by_key(|&c| (counts[c], std::cmp::Reverse(c)))
         else {
+            // Too few shared points for resection (wide spacing: few tracks through three
+            // cameras): place a camera from its pair's relative pose to a registered
+            // neighbour, with the baseline's scale from the points both already see.
+            if let Some(cam_c) = place_by_pair(&cams, &point, &failed, &mut two_view_tried) {
+                let (c, cam) = cam_c;
+                cams[c] = Some(cam);
+                added += 1;
+                triangulate_new(&cams, &mut point);
+                adjust(&mut cams, &mut point, if quick { 3 } else { 6 });
+                continue;
+            }
             // Once: adjust everything and give the rejected cameras another chance.
             if !retried && failed.iter().any(|f| *f) {
                 retried = true;
