@@ -140,6 +140,9 @@ def main():
     if len(args) != 2:
         print(__doc__)
         sys.exit(2)
+    if not os.path.exists(args[0]):
+        print(f"registered 0 (no model at {args[0]})")
+        sys.exit(1)
     res = compare(read_any(args[0]), read_any(args[1]))
     if "--json" in sys.argv:
         print(json.dumps(res))

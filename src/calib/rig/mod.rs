@@ -3,26 +3,41 @@
 //!
 //! The passes, one file each, in the order they run:
 //!
-//! 1. [`features`]: Shi-Tomasi keypoints on a grid, per camera.
-//! 2. [`dense_matches`]: their matches in the next and next-but-one camera from the dense flow
-//!    engine (large-displacement search + DIS, forward-backward checked), localised to
-//!    sub-pixel accuracy at full resolution.
-//! 3. [`two_view`]: per pair, the essential matrix by RANSAC (normalised eight-point) and the
-//!    relative pose by the cheirality test.
-//! 4. [`rotation_averaging`]: absolute rotations from the relative ones, robustly, closing the
-//!    ring.
-//! 5. [`translation`]: camera centres from the pairs' baseline directions.
-//! 6. Triangulation of the tracks (a keypoint and its matches in up to two later cameras).
-//! 7. [`bundle_adjustment`]: Levenberg-Marquardt with the Schur complement and a Huber loss,
-//!    three rounds with outlier rejection in between, refining the focal length when unknown.
-//! 8. [`calibration_json`]: the gauge (below), the focus point and up vector, and the output.
+//! 1. [`features`]: Shi-Tomasi keypoints on a grid and upright SIFT-style descriptors, per
+//!    camera, on a working copy about 960 px wide.
+//! 2. Matching of each camera with the next `neighbours` cameras in rig order (wrapping on a
+//!    ring): mutual nearest neighbours with Lowe's ratio test, each match localised at full
+//!    resolution to sub-pixel accuracy ([`features::refine`]). Pairs with few matches (low
+//!    texture) add matches from the dense flow engine ([`dense_matches`]).
+//! 3. [`two_view`]: per pair, the essential matrix by LO-RANSAC (normalised eight-point, MSAC
+//!    score) and the relative pose by the cheirality test; the inliers form tracks (union of
+//!    matches through shared keypoints), each localised against its first camera's patch.
+//! 4. Incremental registration ([`incremental`]): from the pair with the most inliers, each
+//!    next camera is placed by resection ([`resection`]: RANSAC DLT + Gauss-Newton) from the
+//!    points it sees, or from its pair's relative pose when it shares too few, new tracks are
+//!    triangulated and the bundle adjusted as the rig grows.
+//! 5. [`bundle_adjustment`]: Levenberg-Marquardt with the Schur complement, a Cauchy then a
+//!    Huber loss, three rounds with outlier rejection in between, refining the shared focal
+//!    length when it was not given. The ring closes here: the last cameras' points tie them
+//!    to the first.
+//! 6. [`calibration_json`]: the gauge (below), the focus point and up vector, and the output.
 //!
-//! When the focal length is not given, it is found by a sweep: the reconstruction (passes 3-7,
-//! on a subset of the matches, focal held fixed) runs for candidate fields of view from 8 to
-//! 100 degrees, scored by the truncated reprojection error of all matches; the best candidate
-//! and its neighbours are then refined by the bundle adjustment with the focal free. (Two-view
-//! focal estimation (Bougnoux's formula, Kruppa equations) is degenerate for a rig: the
-//! optical axes of cameras aimed at one point intersect.)
+//! [`rotation_averaging`] (robust Lie-algebraic averaging) and [`translation`] (centres from
+//! baseline directions, or jointly with points given rotations) are the global alternative to
+//! step 4. They are tested, but the pipeline does not use them: with a 40-degree or narrower
+//! field of view, two-view relative rotations suffer the bas-relief ambiguity (a rotation
+//! about the axis across the baseline traded against depth) and often came out several
+//! degrees wrong for a third of the pairs, which averaging cannot out-vote on a chain; the
+//! incremental scheme places cameras from 3D points instead.
+//!
+//! When the focal length is not given, it is found by a sweep: the reconstruction of the
+//! first 8 cameras (steps 3-5, focal held fixed) runs for candidate horizontal fields of view
+//! from 8 to 100 degrees (factor 1.2 apart, then +-10 % around the best), scored by the
+//! truncated reprojection error (unregistered cameras at the cap); the whole rig is then
+//! reconstructed at the best candidate with the focal free in the final adjustment, and again
+//! at the refined focal while that registers more cameras or fits better. (Two-view focal
+//! estimation (Bougnoux's formula, Kruppa equations) is degenerate for a rig: the optical
+//! axes of cameras aimed at one point intersect.)
 //!
 //! The gauge of the result: the world origin is the focus point (the point nearest all optical
 //! axes), +z is the rig's up vector (normal of the best-fit plane of the camera centres, on the
@@ -1081,7 +1096,7 @@ fn finish(
             .take(3)
             .collect();
         return Err(Error::Rig(format!(
-            "could not register the rig: {} of {n} cameras match their neighbours ({})",
+            "could not register the rig: only {} of {n} cameras could be placed ({})",
             reg.len(),
             why.join("; ")
         )));
@@ -1203,4 +1218,64 @@ pub fn write_colmap(
     let out = crate::output::AtomicOutput::file(&path)?;
     std::fs::write(out.path(), text).map_err(|e| Error::io(&path, "cannot write", e))?;
     out.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colmap_model_round_trip() {
+        let focus = Point3::origin();
+        let cams: Vec<CalibratedCamera> = (0..5)
+            .map(|i| {
+                let a = 0.4 * i as f64;
+                CalibratedCamera {
+                    camera: Camera {
+                        name: format!("cam{i:02}"),
+                        width: 640,
+                        height: 360,
+                        intrinsics: Intrinsics::centred(640, 360, 700.0),
+                        pose: Pose::look_at(
+                            Point3::new(a.cos(), a.sin(), 0.1),
+                            focus,
+                            Vector3::z(),
+                        ),
+                    },
+                    rms: 0.2,
+                    inliers: 50,
+                }
+            })
+            .collect();
+        let rig = RigCalibration {
+            cameras: cams.clone(),
+            unregistered: Vec::new(),
+            focus,
+            up: Vector3::z(),
+            rms: 0.2,
+            points: vec![Point3::new(0.1, 0.2, 0.3), Point3::new(-0.1, 0.0, 0.05)],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        write_colmap(dir.path(), &rig, |n| format!("{n}.png")).unwrap();
+        let back = crate::calib::colmap::read_text_model(dir.path()).unwrap();
+        assert_eq!(back.len(), 5);
+        for (a, b) in back.iter().zip(&cams) {
+            assert_eq!(a.name, b.camera.name);
+            assert!((a.intrinsics.fx - 700.0).abs() < 1e-9);
+            assert!((a.intrinsics.cx - b.camera.intrinsics.cx).abs() < 1e-9);
+            assert!(a.pose.rotation.angle_to(&b.camera.pose.rotation) < 1e-12);
+            assert!((a.pose.translation - b.camera.pose.translation).norm() < 1e-12);
+        }
+        let pts = std::fs::read_to_string(dir.path().join("points3D.txt")).unwrap();
+        assert_eq!(pts.lines().filter(|l| !l.starts_with('#')).count(), 2);
+    }
+
+    #[test]
+    fn rig_pairs_wrap_on_a_ring_only() {
+        assert_eq!(
+            rig_pairs(4, Layout::Ring, 2),
+            vec![(0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (3, 0)]
+        );
+        assert_eq!(rig_pairs(4, Layout::Arc, 1), vec![(0, 1), (1, 2), (2, 3)]);
+    }
 }
