@@ -876,8 +876,8 @@ fn incremental(
                          failed: &[bool],
                          tried: &mut [bool]|
      -> Option<(usize, BaCamera)> {
-        // The strongest fitted pair between a registered and an unregistered camera.
-        let (p, f) = pairs
+        // Fitted pairs between a registered and an unregistered camera, strongest first.
+        let mut cands: Vec<(&PairData, &PairFit)> = pairs
             .iter()
             .zip(fits)
             .filter_map(|(p, f)| f.as_ref().map(|f| (p, f)))
@@ -886,56 +886,66 @@ fn incremental(
                 let c = if a { p.j } else { p.i };
                 a != b && !failed[c] && !tried[c]
             })
-            .max_by_key(|(p, f)| (f.count, std::cmp::Reverse(p.i)))?;
-        let (r, c) = if cams[p.i].is_some() {
-            (p.i, p.j)
-        } else {
-            (p.j, p.i)
-        };
-        tried[c] = true;
-        let (rr, tr) = if r == p.i {
-            (f.rotation, f.translation)
-        } else {
-            (
-                f.rotation.transpose(),
-                -(f.rotation.transpose() * f.translation),
-            )
-        };
-        let cr = cams[r].expect("registered");
-        // Scale: depths in r of triangulated points against their depths in the unit-baseline
-        // pair frame.
-        let mut ratios = Vec::new();
-        let mut wi = Vec::new();
-        let mut pi = Vec::new();
-        for (ti, t) in tracks.iter().enumerate() {
-            let Some(x) = point[ti] else { continue };
-            let (Some(a), Some(b)) = (t.iter().find(|o| o.0 == r), t.iter().find(|o| o.0 == c))
-            else {
-                continue;
+            .collect();
+        cands.sort_by_key(|(p, f)| (std::cmp::Reverse(f.count), p.i));
+        for (p, f) in cands {
+            let (r, c) = if cams[p.i].is_some() {
+                (p.i, p.j)
+            } else {
+                (p.j, p.i)
             };
-            let pair_poses = [(Matrix3::identity(), Vector3::zeros()), (rr, tr)];
-            let Some(y) = two_view::triangulate(&pair_poses, &[norm(&a.1), norm(&b.1)]) else {
+            if tried[c] {
                 continue;
+            }
+            tried[c] = true;
+            let (rr, tr) = if r == p.i {
+                (f.rotation, f.translation)
+            } else {
+                (
+                    f.rotation.transpose(),
+                    -(f.rotation.transpose() * f.translation),
+                )
             };
-            let dr = (cr.rotation * x.coords + cr.translation).z;
-            if y.z > 0.0 && dr > 0.0 {
-                ratios.push(dr / y.z);
-                wi.push(x);
-                pi.push(b.1);
+            let cr = cams[r].expect("registered");
+            // Scale: depths in r of triangulated points against their depths in the
+            // unit-baseline pair frame. Without enough such points the camera waits: a wrong
+            // scale or a two-view rotation off by the bas-relief ambiguity would bend the rig.
+            let mut ratios = Vec::new();
+            let mut wi = Vec::new();
+            let mut pi = Vec::new();
+            for (ti, t) in tracks.iter().enumerate() {
+                let Some(x) = point[ti] else { continue };
+                let (Some(a), Some(b)) = (t.iter().find(|o| o.0 == r), t.iter().find(|o| o.0 == c))
+                else {
+                    continue;
+                };
+                let pair_poses = [(Matrix3::identity(), Vector3::zeros()), (rr, tr)];
+                let Some(y) = two_view::triangulate(&pair_poses, &[norm(&a.1), norm(&b.1)]) else {
+                    continue;
+                };
+                let dr = (cr.rotation * x.coords + cr.translation).z;
+                if y.z > 0.0 && dr > 0.0 {
+                    ratios.push(dr / y.z);
+                    wi.push(x);
+                    pi.push(b.1);
+                }
+            }
+            if ratios.len() < 5 {
+                continue;
+            }
+            ratios.sort_by(f64::total_cmp);
+            let scale = ratios[ratios.len() / 2];
+            let mut cam = BaCamera {
+                rotation: rr * cr.rotation,
+                translation: rr * cr.translation + tr * scale,
+                ..base
+            };
+            let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
+            if rms < 4.0 * px_thresh {
+                return Some((c, cam));
             }
         }
-        if ratios.len() < 3 {
-            return None;
-        }
-        ratios.sort_by(f64::total_cmp);
-        let scale = ratios[ratios.len() / 2];
-        let mut cam = BaCamera {
-            rotation: rr * cr.rotation,
-            translation: rr * cr.translation + tr * scale,
-            ..base
-        };
-        let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
-        (rms < 4.0 * px_thresh).then_some((c, cam))
+        None
     };
     let mut retried = false;
     let mut added = 0usize;
