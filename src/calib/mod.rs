@@ -1,21 +1,30 @@
 //! Camera calibration: chessboard detection, Zhang's initialisation and board calibration,
-//! camera model I/O (COLMAP text models, OpenCV YAML).
+//! rig self-calibration from footage, camera model I/O (COLMAP text models, OpenCV YAML,
+//! calibration.json).
 
 pub mod board;
 pub mod chessboard;
 pub mod colmap;
 pub mod opencv_yaml;
+pub mod rig;
 pub mod zhang;
 
 use crate::camera::Camera;
 use crate::error::{Error, Result};
 use std::path::Path;
 
-/// Loads a calibration of a whole rig: a COLMAP text model folder (cameras.txt, images.txt),
-/// or a folder holding one. Cameras come back named after their images (extension removed).
+/// Loads a calibration of a whole rig: a calibration.json (from `timeslice calibrate rig`),
+/// the folder holding one, a COLMAP text model folder (cameras.txt, images.txt), or a folder
+/// with colmap/ in it. COLMAP cameras are named after their images (extension removed).
 pub fn load_rig(path: &Path) -> Result<Vec<Camera>> {
     if !path.exists() {
         return Err(Error::NotFound(path.to_path_buf()));
+    }
+    for json in [path.to_path_buf(), path.join("calibration.json")] {
+        if json.is_file() && json.extension().is_some_and(|e| e == "json") {
+            let rig = rig::calibration_json::read(&json)?;
+            return Ok(rig.cameras.into_iter().map(|c| c.camera).collect());
+        }
     }
     let candidates = [path.to_path_buf(), path.join("colmap")];
     for dir in &candidates {
@@ -25,7 +34,7 @@ pub fn load_rig(path: &Path) -> Result<Vec<Camera>> {
     }
     Err(Error::input(
         path,
-        "not a calibration: expected a COLMAP text model folder (cameras.txt and images.txt) or a folder with colmap/ in it",
+        "not a calibration: expected calibration.json (timeslice calibrate rig), a folder with it, or a COLMAP text model folder (cameras.txt and images.txt)",
     ))
 }
 

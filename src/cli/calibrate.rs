@@ -18,13 +18,16 @@ pub struct Args {
 }
 
 #[derive(clap::Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub enum CalibrateCommand {
     Board(BoardArgs),
+    Rig(super::calibrate_rig::RigArgs),
 }
 
-pub fn run(a: Args) -> Result<()> {
+pub fn run(a: Args, progress: &dyn timeslice::progress::Progress) -> Result<()> {
     match a.command {
         CalibrateCommand::Board(b) => run_board(b),
+        CalibrateCommand::Rig(r) => super::calibrate_rig::run(r, progress),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Argument parsing (clap derive) and dispatch; one file per subcommand.
 
 mod calibrate;
+mod calibrate_rig;
 mod demo;
 mod eval;
 mod flow;
@@ -67,7 +68,7 @@ pub fn main() -> ExitCode {
         Command::Flow(a) => flow::run(a),
         Command::Interp(a) => interp::run(a),
         Command::Eval(a) => eval::run(a),
-        Command::Calibrate(a) => calibrate::run(a),
+        Command::Calibrate(a) => calibrate::run(a, &progress),
     };
     progress.clear();
     match result {

@@ -1,0 +1,1294 @@
+//! Rig self-calibration: every camera's pose (and, when unknown, the shared focal length) from
+//! one frame per camera of a ring or arc, with no calibration target.
+//!
+//! The passes, one file each, in the order they run:
+//!
+//! 1. [`features`]: Shi-Tomasi keypoints on a grid and upright SIFT-style descriptors, per
+//!    camera, on a working copy about 960 px wide.
+//! 2. Matching of each camera with the next `neighbours` cameras in rig order (wrapping on a
+//!    ring): mutual nearest neighbours with Lowe's ratio test, each match localised at full
+//!    resolution to sub-pixel accuracy ([`features::refine`]). Pairs with few matches (low
+//!    texture) add matches from the dense flow engine ([`dense_matches`]).
+//! 3. [`two_view`]: per pair, the essential matrix by LO-RANSAC (normalised eight-point, MSAC
+//!    score) and the relative pose by the cheirality test; the inliers form tracks (union of
+//!    matches through shared keypoints), each localised against its first camera's patch.
+//! 4. Incremental registration ([`incremental`]): from the pair with the most inliers, each
+//!    next camera is placed by resection ([`resection`]: RANSAC DLT + Gauss-Newton) from the
+//!    points it sees, or from its pair's relative pose when it shares too few, new tracks are
+//!    triangulated and the bundle adjusted as the rig grows.
+//! 5. [`bundle_adjustment`]: Levenberg-Marquardt with the Schur complement, a Cauchy then a
+//!    Huber loss, three rounds with outlier rejection in between, refining the shared focal
+//!    length when it was not given. The ring closes here: the last cameras' points tie them
+//!    to the first.
+//! 6. [`calibration_json`]: the gauge (below), the focus point and up vector, and the output.
+//!
+//! [`rotation_averaging`] (robust Lie-algebraic averaging) and [`translation`] (centres from
+//! baseline directions, or jointly with points given rotations) are the global alternative to
+//! step 4. They are tested, but the pipeline does not use them: with a 40-degree or narrower
+//! field of view, two-view relative rotations suffer the bas-relief ambiguity (a rotation
+//! about the axis across the baseline traded against depth) and often came out several
+//! degrees wrong for a third of the pairs, which averaging cannot out-vote on a chain; the
+//! incremental scheme places cameras from 3D points instead.
+//!
+//! When the focal length is not given, it is found by a sweep: the reconstruction of the
+//! first 8 cameras (steps 3-5, focal held fixed) runs for candidate horizontal fields of view
+//! from 8 to 100 degrees (factor 1.2 apart, then +-10 % around the best), scored by the
+//! truncated reprojection error (unregistered cameras at the cap); the whole rig is then
+//! reconstructed at the best candidate with the focal free in the final adjustment, and again
+//! at the refined focal while that registers more cameras or fits better. (Two-view focal
+//! estimation (Bougnoux's formula, Kruppa equations) is degenerate for a rig: the optical
+//! axes of cameras aimed at one point intersect.)
+//!
+//! The gauge of the result: the world origin is the focus point (the point nearest all optical
+//! axes), +z is the rig's up vector (normal of the best-fit plane of the camera centres, on the
+//! side of the images' up), +x points from the focus towards the first registered camera
+//! (horizontally), and the unit of length is the mean distance of the camera centres from the
+//! focus (so a ring has radius about 1).
+
+pub mod bundle_adjustment;
+pub mod calibration_json;
+pub mod dense_matches;
+pub mod features;
+pub mod resection;
+pub mod rotation_averaging;
+pub mod translation;
+pub mod two_view;
+
+pub use calibration_json::{CalibratedCamera, RigCalibration, Unregistered};
+
+use crate::camera::{Camera, Intrinsics, Pose};
+use crate::error::{Error, Result};
+use crate::flow::{FlowParams, Preset};
+use crate::frame::Plane;
+use crate::progress::Progress;
+use crate::project::Layout;
+use bundle_adjustment::{BaCamera, BaOptions, FocalMode, Loss, Observation};
+use dense_matches::ViewImages;
+use nalgebra::{Matrix3, Point3, Rotation3, UnitQuaternion, Vector2, Vector3};
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+/// How to calibrate.
+#[derive(Clone, Debug)]
+pub struct RigOptions {
+    /// Ring: the last camera neighbours the first. Arc: it does not.
+    pub layout: Layout,
+    /// Known intrinsics shared by all cameras (distortion is removed from the matches).
+    pub intrinsics: Option<Intrinsics>,
+    /// Known focal length in pixels (square pixels, principal point at the image centre, no
+    /// distortion); ignored when `intrinsics` is given. Estimated when neither is given.
+    pub focal: Option<f64>,
+    /// Width of the working copy the flow runs on.
+    pub work_width: usize,
+    pub flow: FlowParams,
+    /// Pairs per camera: each camera is matched with this many following cameras.
+    pub neighbours: usize,
+    /// Add matches from the dense flow for pairs with fewer than `dense_below` feature
+    /// matches.
+    pub dense: bool,
+    pub dense_below: usize,
+    /// Lowe's ratio for descriptor matches.
+    pub ratio: f32,
+}
+
+impl Default for RigOptions {
+    fn default() -> Self {
+        RigOptions {
+            layout: Layout::Ring,
+            intrinsics: None,
+            focal: None,
+            work_width: 960,
+            flow: {
+                let mut p = FlowParams::preset(Preset::Balanced);
+                p.finest_scale = 1;
+                // Four fixed-point iterations: balanced runs three for speed, and with three
+                // one camera of the 24-ring test no longer registered.
+                p.var_iterations = 4;
+                p
+            },
+            neighbours: 2,
+            dense: true,
+            dense_below: 150,
+            ratio: 0.8,
+        }
+    }
+}
+
+/// One camera's frame: its name and luma (0..1).
+#[derive(Clone, Debug)]
+pub struct RigView {
+    pub name: String,
+    pub luma: Plane,
+}
+
+type Desc = Option<[f32; features::DESC_LEN]>;
+
+/// A pair of cameras and their keypoint matches (pixels).
+#[derive(Clone)]
+struct PairData {
+    i: usize,
+    j: usize,
+    /// Keypoint index in camera i, its pixel in i and its match in j.
+    kp: Vec<usize>,
+    /// The matched keypoint of camera j, when the match came from descriptors.
+    kp_b: Vec<Option<usize>>,
+    a: Vec<Vector2<f64>>,
+    b: Vec<Vector2<f64>>,
+    identical: bool,
+}
+
+/// Outcome of one pair's two-view estimation.
+#[derive(Clone, Debug)]
+struct PairFit {
+    rotation: Matrix3<f64>,
+    translation: Vector3<f64>,
+    inliers: Vec<bool>,
+    count: usize,
+}
+
+/// A reconstruction at given intrinsics.
+struct Recon {
+    cams: Vec<Option<BaCamera>>,
+    points: Vec<Point3<f64>>,
+    obs: Vec<Observation>,
+    /// Truncated mean squared reprojection error over all matches (the focal sweep's score).
+    score: f64,
+    reasons: Vec<Option<String>>,
+}
+
+fn luma_spread(p: &Plane) -> f32 {
+    let n = p.data.len().max(1) as f32;
+    let mean = p.data.iter().sum::<f32>() / n;
+    (p.data.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt()
+}
+
+/// The pairs (i, j) to match: each camera with the next `k` in rig order, wrapping on a ring.
+pub fn rig_pairs(n: usize, layout: Layout, k: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        for d in 1..=k {
+            let j = i + d;
+            let j = if j < n {
+                j
+            } else if layout == Layout::Ring {
+                j % n
+            } else {
+                continue;
+            };
+            if i != j && !out.contains(&(i, j)) && !out.contains(&(j, i)) {
+                out.push((i, j));
+            }
+        }
+    }
+    out
+}
+
+/// Calibrates the rig seen in `views` (in rig order, one frame per camera, equal sizes).
+pub fn calibrate_rig(
+    views: &[RigView],
+    opts: &RigOptions,
+    progress: &dyn Progress,
+) -> Result<RigCalibration> {
+    let n = views.len();
+    if n < 3 {
+        return Err(Error::usage(format!(
+            "rig calibration needs at least 3 cameras, got {n}; with two cameras the scale and \
+             the focal length are not observable, give more cameras"
+        )));
+    }
+    let (w, h) = (views[0].luma.width, views[0].luma.height);
+    if let Some(v) = views
+        .iter()
+        .find(|v| (v.luma.width, v.luma.height) != (w, h))
+    {
+        return Err(Error::Rig(format!(
+            "camera {} is {}x{} but camera {} is {w}x{h}; rig calibration needs one image size",
+            v.name, v.luma.width, v.luma.height, views[0].name
+        )));
+    }
+    if w < 64 || h < 64 {
+        return Err(Error::usage(format!(
+            "images of {w}x{h} are too small to calibrate; give at least 64x64"
+        )));
+    }
+    for v in views {
+        let s = luma_spread(&v.luma);
+        if s < 0.01 {
+            return Err(Error::Rig(format!(
+                "camera {}: the frame is black or featureless (luma spread {s:.4}); check the \
+                 source, pick another moment with --at, or leave the camera out",
+                v.name
+            )));
+        }
+    }
+
+    progress.begin("keypoints", n as u64);
+    let imgs: Vec<ViewImages> = views
+        .par_iter()
+        .map(|v| ViewImages::new(v.luma.clone(), opts.work_width))
+        .collect();
+    let cell = (imgs[0].work.width / 50).clamp(4, 64);
+    // Keypoints and descriptors on the working copy; positions in full-resolution pixels.
+    let feats: Vec<(Vec<[f32; 2]>, Vec<Desc>)> = imgs
+        .par_iter()
+        .map(|v| {
+            let k = features::keypoints(&v.work, cell, 2e-4);
+            let d = features::describe(&v.work, &k, 16.0);
+            progress.advance(1);
+            (k.iter().map(|p| v.to_full(*p)).collect(), d)
+        })
+        .collect();
+    progress.end();
+
+    let pairs = rig_pairs(n, opts.layout, opts.neighbours.max(1));
+    progress.begin("matching camera pairs", pairs.len() as u64);
+    let matched: Vec<Result<PairData>> = pairs
+        .par_iter()
+        .map(|&(i, j)| {
+            let (ki, kj) = (&feats[i].0, &feats[j].0);
+            let m = features::match_descriptors(&feats[i].1, &feats[j].1, opts.ratio);
+            let max_shift = 1.5 * imgs[i].scale + 1.0;
+            let mut found: Vec<Option<[f32; 2]>> = m
+                .iter()
+                .enumerate()
+                .map(|(k, l)| {
+                    let l = (*l)?;
+                    features::refine(&imgs[i].full, &imgs[j].full, ki[k], kj[l], max_shift)
+                })
+                .collect();
+            let mut motion: Vec<f32> = found
+                .iter()
+                .enumerate()
+                .filter_map(|(k, q)| q.map(|q| (q[0] - ki[k][0]).hypot(q[1] - ki[k][1])))
+                .collect();
+            // Few distinctive matches (low texture, repetitive patterns): add the dense flow's.
+            if opts.dense && motion.len() < opts.dense_below {
+                let d = dense_matches::match_pair(&imgs[i], &imgs[j], ki, &opts.flow)?;
+                for (f, q) in found.iter_mut().zip(d.matches) {
+                    if f.is_none() {
+                        *f = q;
+                    }
+                }
+                motion.push(d.median_motion * imgs[i].scale);
+            }
+            progress.advance(1);
+            motion.sort_by(f32::total_cmp);
+            let mut pd = PairData {
+                i,
+                j,
+                kp: Vec::new(),
+                kp_b: Vec::new(),
+                a: Vec::new(),
+                b: Vec::new(),
+                identical: false,
+            };
+            for (k, q) in found.iter().enumerate() {
+                if let Some(q) = q {
+                    pd.kp.push(k);
+                    pd.kp_b.push(m[k]);
+                    pd.a.push(Vector2::new(ki[k][0] as f64, ki[k][1] as f64));
+                    pd.b.push(Vector2::new(q[0] as f64, q[1] as f64));
+                }
+            }
+            let med = motion
+                .get(motion.len() / 2)
+                .copied()
+                .unwrap_or(f32::INFINITY);
+            pd.identical = med < 0.5 && pd.kp.len() * 2 > ki.len();
+            Ok(pd)
+        })
+        .collect();
+    progress.end();
+    let pairs: Vec<PairData> = matched.into_iter().collect::<Result<_>>()?;
+    if pairs.iter().all(|p| p.identical) {
+        return Err(Error::Rig(format!(
+            "all {n} cameras show the same image (no motion between neighbours); rig \
+             calibration needs views from different positions"
+        )));
+    }
+
+    let centred = |f: f64| Intrinsics::centred(w as u32, h as u32, f);
+    let recon = if let Some(k) = opts.intrinsics {
+        reconstruct(n, &pairs, &imgs, &feats, &k, FocalMode::Fixed, false)
+    } else if let Some(f) = opts.focal {
+        reconstruct(
+            n,
+            &pairs,
+            &imgs,
+            &feats,
+            &centred(f),
+            FocalMode::Fixed,
+            false,
+        )
+    } else {
+        // Sweep the horizontal field of view, then refine the best few with the focal free.
+        let cands: Vec<f64> = (0..28)
+            .map(|k| 8.0 * 1.2f64.powi(k))
+            .filter(|d| *d <= 100.0)
+            .map(|d| Intrinsics::focal_for_hfov(w as u32, d))
+            .collect();
+        progress.begin("focal length sweep", cands.len() as u64);
+        // The sweep runs on the first few cameras only (a short arc), in full.
+        let m = n.min(8);
+        let sub: Vec<PairData> = pairs
+            .iter()
+            .filter(|p| p.i < m && p.j < m)
+            .cloned()
+            .collect();
+        let score_at = |f: f64| {
+            reconstruct(m, &sub, &imgs, &feats, &centred(f), FocalMode::Fixed, false).score
+        };
+        let scores: Vec<f64> = cands
+            .iter()
+            .map(|&f| {
+                let r = Recon {
+                    score: score_at(f),
+                    cams: Vec::new(),
+                    points: Vec::new(),
+                    obs: Vec::new(),
+                    reasons: Vec::new(),
+                };
+                progress.advance(1);
+                r.score
+            })
+            .collect();
+        progress.end();
+        let best = (0..cands.len())
+            .min_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .expect("candidates");
+        // A finer look on either side of the best candidate.
+        let mut f0 = cands[best];
+        let mut s0 = scores[best];
+        for f in [cands[best] / 1.1, cands[best] * 1.1] {
+            let sc = score_at(f);
+            if sc < s0 {
+                (f0, s0) = (f, sc);
+            }
+        }
+        // Refine: reconstruct at the best candidate with the focal free in the final
+        // adjustment, then again at the refined focal (registration itself runs at a fixed
+        // focal, so a closer start registers more cameras), while that helps.
+        let registered = |r: &Recon| r.cams.iter().filter(|c| c.is_some()).count();
+        let at = |f: f64| {
+            reconstruct(
+                n,
+                &pairs,
+                &imgs,
+                &feats,
+                &centred(f),
+                FocalMode::Shared,
+                false,
+            )
+        };
+        let mut recon = at(f0);
+        for _ in 0..3 {
+            let Some(f) = recon.cams.iter().flatten().next().map(|c| c.fx) else {
+                break;
+            };
+            let next = at(f);
+            let nf = next.cams.iter().flatten().next().map(|c| c.fx).unwrap_or(f);
+            let better = (registered(&next), -next.score) > (registered(&recon), -recon.score);
+            if better {
+                recon = next;
+            }
+            if !better || (nf - f).abs() < 1e-3 * f {
+                break;
+            }
+        }
+        recon
+    };
+    finish(
+        views,
+        recon,
+        (w as u32, h as u32),
+        opts.intrinsics.map(|k| k.dist),
+    )
+}
+
+/// Removes the intrinsics' distortion from a pixel (a few fixed-point iterations), giving the
+/// pixel of an ideal pinhole with the same K.
+fn undistort(k: &Intrinsics, p: &Vector2<f64>) -> Vector2<f64> {
+    if k.dist == [0.0; 5] {
+        return *p;
+    }
+    let (xd, yd) = ((p.x - k.cx) / k.fx, (p.y - k.cy) / k.fy);
+    let (mut x, mut y) = (xd, yd);
+    for _ in 0..20 {
+        let (dx, dy) = k.distort(x, y);
+        x -= dx - xd;
+        y -= dy - yd;
+    }
+    Vector2::new(k.fx * x + k.cx, k.fy * y + k.cy)
+}
+
+/// Passes 3-7 at the intrinsics `k`. `quick`: a subset of the matches and a short adjustment,
+/// focal fixed (for the sweep).
+#[allow(clippy::too_many_arguments)]
+fn reconstruct(
+    n: usize,
+    pairs: &[PairData],
+    imgs: &[ViewImages],
+    feats: &[(Vec<[f32; 2]>, Vec<Desc>)],
+    k: &Intrinsics,
+    focal: FocalMode,
+    quick: bool,
+) -> Recon {
+    let norm = |p: &Vector2<f64>| Vector2::new((p.x - k.cx) / k.fx, (p.y - k.cy) / k.fy);
+    // Inlier threshold, pixels: matches are localised to a few tenths of a pixel.
+    let px_thresh = 1.5;
+    let fits: Vec<Option<PairFit>> = pairs
+        .par_iter()
+        .map(|p| {
+            if p.identical || p.a.len() < 16 {
+                return None;
+            }
+            let step = if quick { (p.a.len() / 400).max(1) } else { 1 };
+            let sel: Vec<usize> = (0..p.a.len()).step_by(step).collect();
+            let a: Vec<Vector2<f64>> = sel.iter().map(|&i| norm(&undistort(k, &p.a[i]))).collect();
+            let b: Vec<Vector2<f64>> = sel.iter().map(|&i| norm(&undistort(k, &p.b[i]))).collect();
+            let params = two_view::RansacParams {
+                threshold: px_thresh / k.fx,
+                max_iterations: if quick { 300 } else { 2000 },
+                confidence: 0.99999,
+                ..Default::default()
+            };
+            let r = two_view::estimate_relative_pose(&a, &b, &params)?;
+            if r.inlier_count < 16 || (r.inlier_count as f64) < 0.25 * a.len() as f64 {
+                return None;
+            }
+            let mut inliers = vec![false; p.a.len()];
+            for (s, &i) in sel.iter().enumerate() {
+                inliers[i] = r.inliers[s];
+            }
+            Some(PairFit {
+                rotation: r.pose.rotation,
+                translation: r.pose.translation,
+                inliers,
+                count: r.inlier_count,
+            })
+        })
+        .collect();
+    let mut reasons: Vec<Option<String>> = vec![None; n];
+    let mut has_pair = vec![false; n];
+    for (p, f) in pairs.iter().zip(&fits) {
+        if f.is_some() {
+            has_pair[p.i] = true;
+            has_pair[p.j] = true;
+        }
+    }
+    for c in 0..n {
+        if !has_pair[c] {
+            // Name the best attempt.
+            let best = pairs
+                .iter()
+                .filter(|p| p.i == c || p.j == c)
+                .max_by_key(|p| p.a.len());
+            reasons[c] = Some(match best {
+                Some(p) if p.identical => format!(
+                    "its image is the same as camera #{}'s (no parallax)",
+                    if p.i == c { p.j + 1 } else { p.i + 1 }
+                ),
+                Some(p) => format!(
+                    "no neighbour pair fits a two-view geometry (best: {} consistent matches with camera #{}); unrelated, occluded or texture-less view",
+                    p.a.len(),
+                    if p.i == c { p.j + 1 } else { p.i + 1 }
+                ),
+                None => "it has no neighbour to match".into(),
+            });
+        }
+    }
+    // Tracks: union of the pairs' inlier matches, keyed by (camera, keypoint).
+    let offs: Vec<usize> = feats
+        .iter()
+        .scan(0, |acc, f| {
+            let o = *acc;
+            *acc += f.0.len();
+            Some(o)
+        })
+        .collect();
+    let total_kps = feats.iter().map(|f| f.0.len()).sum::<usize>();
+    let mut parent: Vec<usize> = (0..total_kps).collect();
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    // Matches whose far end is not a keypoint (dense flow): attached to the near end's track.
+    let mut free: Vec<(usize, usize, Vector2<f64>)> = Vec::new();
+    let mut total_matches = 0usize;
+    for (p, f) in pairs.iter().zip(&fits) {
+        total_matches += p.a.len();
+        let Some(f) = f else { continue };
+        for m in 0..p.a.len() {
+            if !f.inliers[m] {
+                continue;
+            }
+            let a = offs[p.i] + p.kp[m];
+            match p.kp_b[m] {
+                Some(l) => {
+                    let (ra, rb) = (root(&mut parent, a), root(&mut parent, offs[p.j] + l));
+                    if ra != rb {
+                        parent[ra.max(rb)] = ra.min(rb);
+                    }
+                }
+                None => free.push((a, p.j, p.b[m])),
+            }
+        }
+    }
+    let cam_of = |node: usize| offs.partition_point(|&o| o <= node) - 1;
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+    for node in 0..total_kps {
+        let r = root(&mut parent, node);
+        groups.entry(r).or_default().push(node);
+    }
+    let mut free_of: HashMap<usize, Vec<(usize, Vector2<f64>)>> = HashMap::new();
+    for (a, j, b) in &free {
+        let r = root(&mut parent, *a);
+        free_of.entry(r).or_default().push((*j, *b));
+    }
+    groups.retain(|r, g| g.len() >= 2 || free_of.contains_key(r));
+    let mut roots: Vec<usize> = groups.keys().copied().collect();
+    roots.sort_unstable();
+    let pos = |node: usize| {
+        let c = cam_of(node);
+        let p = feats[c].0[node - offs[c]];
+        (c, p)
+    };
+    let step = if quick {
+        (roots.len() / 3000).max(1)
+    } else {
+        1
+    };
+    // Each track's observations, localised at full resolution against its first camera's
+    // keypoint (the reference), so all observations are of one physical point.
+    let tracks: Vec<Vec<(usize, Vector2<f64>)>> = roots
+        .par_iter()
+        .step_by(step)
+        .filter_map(|r| {
+            let nodes = &groups[r];
+            let mut members: Vec<(usize, [f32; 2])> = nodes.iter().map(|&nd| pos(nd)).collect();
+            members.sort_by_key(|m| m.0);
+            if members.windows(2).any(|w| w[0].0 == w[1].0) {
+                return None; // two keypoints of one camera: a wrong match somewhere
+            }
+            let (rc, rp) = members[0];
+            let mut obs = vec![(rc, Vector2::new(rp[0] as f64, rp[1] as f64))];
+            let shift = 1.5 * imgs[rc].scale + 1.0;
+            let add = |c: usize, guess: [f32; 2], obs: &mut Vec<(usize, Vector2<f64>)>| {
+                if obs.iter().any(|o| o.0 == c) {
+                    return;
+                }
+                let q = if quick {
+                    Some(guess)
+                } else {
+                    features::refine(&imgs[rc].full, &imgs[c].full, rp, guess, shift)
+                };
+                if let Some(q) = q {
+                    obs.push((c, Vector2::new(q[0] as f64, q[1] as f64)));
+                }
+            };
+            for &(c, p) in &members[1..] {
+                add(c, p, &mut obs);
+            }
+            if let Some(fr) = free_of.get(r) {
+                for (c, b) in fr {
+                    add(*c, [b.x as f32, b.y as f32], &mut obs);
+                }
+            }
+            (obs.len() >= 2).then_some(obs)
+        })
+        .collect();
+    let tracks: Vec<Vec<(usize, Vector2<f64>)>> = tracks
+        .into_iter()
+        .map(|t| t.into_iter().map(|(c, p)| (c, undistort(k, &p))).collect())
+        .collect();
+    let (mut cams, mut points, mut obs, anchor) =
+        incremental(n, pairs, &fits, &tracks, k, px_thresh, quick, &mut reasons);
+    // Bundle adjustment: dense cameras vector with placeholders for unregistered ones.
+    let mut ba_cams: Vec<BaCamera> = cams
+        .iter()
+        .map(|c| {
+            c.unwrap_or(BaCamera {
+                rotation: Matrix3::identity(),
+                translation: Vector3::zeros(),
+                fx: k.fx,
+                fy: k.fy,
+                cx: k.cx,
+                cy: k.cy,
+            })
+        })
+        .collect();
+    let rounds = if quick { 1 } else { 3 };
+    for round in 0..rounds {
+        if obs.is_empty() {
+            break;
+        }
+        let o = BaOptions {
+            max_iterations: if quick {
+                8
+            } else if round + 1 == rounds {
+                150
+            } else {
+                40
+            },
+            // Wide Cauchy first (the initial poses may be several pixels off), then Huber.
+            loss: if round == 0 {
+                Loss::Cauchy(4.0)
+            } else {
+                Loss::Huber(1.0)
+            },
+            focal,
+            fixed_camera: anchor,
+            tolerance: if round + 1 == rounds { 1e-10 } else { 1e-6 },
+        };
+        bundle_adjustment::bundle_adjust(&mut ba_cams, &mut points, &obs, &o);
+        if round + 1 == rounds {
+            break;
+        }
+        // Outlier rejection: drop observations far beyond the robust spread, then points left
+        // with fewer than two observations.
+        let errs: Vec<f64> = obs
+            .iter()
+            .map(|o| {
+                ba_cams[o.camera]
+                    .project(&points[o.point])
+                    .map(|p| (p - o.pixel).norm())
+                    .unwrap_or(f64::INFINITY)
+            })
+            .collect();
+        let mut sorted = errs.clone();
+        sorted.sort_by(f64::total_cmp);
+        let med = sorted[sorted.len() / 2];
+        let limit = (4.0 * 1.4826 * med).max(1.0);
+        let mut count = vec![0usize; points.len()];
+        for (o, e) in obs.iter().zip(&errs) {
+            if *e <= limit {
+                count[o.point] += 1;
+            }
+        }
+        let mut remap = vec![usize::MAX; points.len()];
+        let mut kept = Vec::new();
+        for (p, c) in count.iter().enumerate() {
+            if *c >= 2 {
+                remap[p] = kept.len();
+                kept.push(points[p]);
+            }
+        }
+        obs = obs
+            .iter()
+            .zip(&errs)
+            .filter(|(o, e)| **e <= limit && remap[o.point] != usize::MAX)
+            .map(|(o, _)| Observation {
+                point: remap[o.point],
+                ..*o
+            })
+            .collect();
+        points = kept;
+    }
+    for (c, cam) in cams.iter_mut().enumerate() {
+        if cam.is_some() {
+            *cam = Some(ba_cams[c]);
+        }
+    }
+    // Score: truncated squared error over every match considered, lost matches at the cap.
+    let cap = (3.0 * px_thresh) * (3.0 * px_thresh);
+    let mut s = 0.0;
+    for o in &obs {
+        let e = ba_cams[o.camera]
+            .project(&points[o.point])
+            .map(|p| (p - o.pixel).norm_squared())
+            .unwrap_or(cap);
+        s += e.min(cap);
+    }
+    // Unregistered cameras cost the cap each, as if all their points were lost.
+    let registered = cams.iter().filter(|c| c.is_some()).count();
+    let score = s / obs.len().max(1) as f64 + cap * (n - registered) as f64;
+    let _ = (total_matches, step);
+    Recon {
+        cams,
+        points,
+        obs,
+        score,
+        reasons,
+    }
+}
+
+/// Registers the cameras one by one, starting from the pair with the most inliers: each next
+/// camera is the one that sees the most triangulated points, placed by resection (RANSAC DLT
+/// and Gauss-Newton), after which the tracks it completes are triangulated and the bundle is
+/// adjusted. Growing along the tracks follows the rig order and, unlike averaging two-view
+/// rotations, does not inherit the bas-relief ambiguity of narrow-field pairs (Szeliski and
+/// Kang 1997; the reason incremental SfM is the default in COLMAP, Schoenberger and Frahm 2016).
+/// Returns cameras, points, observations and the seed camera (the gauge).
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn incremental(
+    n: usize,
+    pairs: &[PairData],
+    fits: &[Option<PairFit>],
+    tracks: &[Vec<(usize, Vector2<f64>)>],
+    k: &Intrinsics,
+    px_thresh: f64,
+    quick: bool,
+    reasons: &mut [Option<String>],
+) -> (
+    Vec<Option<BaCamera>>,
+    Vec<Point3<f64>>,
+    Vec<Observation>,
+    usize,
+) {
+    let base = BaCamera {
+        rotation: Matrix3::identity(),
+        translation: Vector3::zeros(),
+        fx: k.fx,
+        fy: k.fy,
+        cx: k.cx,
+        cy: k.cy,
+    };
+    let mut cams: Vec<Option<BaCamera>> = vec![None; n];
+    let Some((seed, fit)) = pairs
+        .iter()
+        .zip(fits)
+        .filter_map(|(p, f)| f.as_ref().map(|f| (p, f)))
+        .max_by_key(|(p, f)| (f.count, std::cmp::Reverse(p.i)))
+    else {
+        return (cams, Vec::new(), Vec::new(), 0);
+    };
+    cams[seed.i] = Some(base);
+    cams[seed.j] = Some(BaCamera {
+        rotation: fit.rotation,
+        translation: fit.translation,
+        ..base
+    });
+    let anchor = seed.i;
+    let norm = |p: &Vector2<f64>| Vector2::new((p.x - k.cx) / k.fx, (p.y - k.cy) / k.fy);
+    let mut point: Vec<Option<Point3<f64>>> = vec![None; tracks.len()];
+    let triangulate_new = |cams: &[Option<BaCamera>], point: &mut [Option<Point3<f64>>]| {
+        let new: Vec<(usize, Point3<f64>)> = tracks
+            .par_iter()
+            .enumerate()
+            .filter(|(ti, _)| point[*ti].is_none())
+            .filter_map(|(ti, t)| {
+                let seen: Vec<&(usize, Vector2<f64>)> =
+                    t.iter().filter(|(c, _)| cams[*c].is_some()).collect();
+                if seen.len() < 2 {
+                    return None;
+                }
+                let poses: Vec<(Matrix3<f64>, Vector3<f64>)> = seen
+                    .iter()
+                    .map(|(c, _)| {
+                        let b = cams[*c].expect("seen");
+                        (b.rotation, b.translation)
+                    })
+                    .collect();
+                let o: Vec<Vector2<f64>> = seen.iter().map(|(_, p)| norm(p)).collect();
+                let x = two_view::triangulate(&poses, &o)?;
+                // Enough parallax between the most separated rays (0.5 degrees).
+                let mut best_angle = 0f64;
+                for a in 0..seen.len() {
+                    for b in a + 1..seen.len() {
+                        let ca = cams[seen[a].0].expect("seen");
+                        let cb = cams[seen[b].0].expect("seen");
+                        let pa = -(ca.rotation.transpose() * ca.translation);
+                        let pb = -(cb.rotation.transpose() * cb.translation);
+                        let (ra, rb) = (x.coords - pa, x.coords - pb);
+                        best_angle = best_angle.max(ra.angle(&rb));
+                    }
+                }
+                if best_angle < 0.5f64.to_radians() {
+                    return None;
+                }
+                for (c, p) in &seen {
+                    let q = cams[*c].expect("seen").project(&x)?;
+                    if (q - p).norm() > 4.0 * px_thresh {
+                        return None;
+                    }
+                }
+                Some((ti, x))
+            })
+            .collect();
+        for (ti, x) in new {
+            point[ti] = Some(x);
+        }
+    };
+    let gather = |cams: &[Option<BaCamera>], point: &[Option<Point3<f64>>]| {
+        let mut pts = Vec::new();
+        let mut idx = Vec::new();
+        let mut obs = Vec::new();
+        for (ti, t) in tracks.iter().enumerate() {
+            let Some(x) = point[ti] else { continue };
+            let mut any = 0;
+            for (c, p) in t {
+                if cams[*c].is_some() {
+                    obs.push(Observation {
+                        camera: *c,
+                        point: pts.len(),
+                        pixel: *p,
+                    });
+                    any += 1;
+                }
+            }
+            if any == 0 {
+                continue;
+            }
+            pts.push(x);
+            idx.push(ti);
+        }
+        (pts, idx, obs)
+    };
+    let adjust =
+        |cams: &mut [Option<BaCamera>], point: &mut [Option<Point3<f64>>], iters: usize| {
+            let (mut pts, idx, obs) = gather(cams, point);
+            if obs.is_empty() {
+                return;
+            }
+            let mut ba: Vec<BaCamera> = cams.iter().map(|c| c.unwrap_or(base)).collect();
+            let o = BaOptions {
+                max_iterations: iters,
+                loss: Loss::Cauchy(2.0),
+                focal: FocalMode::Fixed,
+                fixed_camera: anchor,
+                tolerance: 1e-5,
+            };
+            bundle_adjustment::bundle_adjust(&mut ba, &mut pts, &obs, &o);
+            for (c, cam) in cams.iter_mut().enumerate() {
+                if cam.is_some() {
+                    *cam = Some(ba[c]);
+                }
+            }
+            // Points that still reproject badly are dropped (they may come back later).
+            let mut err = vec![0f64; pts.len()];
+            for o in &obs {
+                if let Some(q) = ba[o.camera].project(&pts[o.point]) {
+                    err[o.point] = err[o.point].max((q - o.pixel).norm());
+                } else {
+                    err[o.point] = f64::INFINITY;
+                }
+            }
+            for ((x, ti), e) in pts.iter().zip(&idx).zip(&err) {
+                point[*ti] = (*e < 6.0 * px_thresh).then_some(*x);
+            }
+        };
+    triangulate_new(&cams, &mut point);
+    adjust(&mut cams, &mut point, if quick { 5 } else { 15 });
+    let mut failed = vec![false; n];
+    let mut two_view_tried = vec![false; n];
+    let place_by_pair = |cams: &[Option<BaCamera>],
+                         point: &[Option<Point3<f64>>],
+                         failed: &[bool],
+                         tried: &mut [bool]|
+     -> Option<(usize, BaCamera)> {
+        // Fitted pairs between a registered and an unregistered camera, strongest first.
+        let mut cands: Vec<(&PairData, &PairFit)> = pairs
+            .iter()
+            .zip(fits)
+            .filter_map(|(p, f)| f.as_ref().map(|f| (p, f)))
+            .filter(|(p, _)| {
+                let (a, b) = (cams[p.i].is_some(), cams[p.j].is_some());
+                let c = if a { p.j } else { p.i };
+                a != b && !failed[c] && !tried[c]
+            })
+            .collect();
+        cands.sort_by_key(|(p, f)| (std::cmp::Reverse(f.count), p.i));
+        for (p, f) in cands {
+            let (r, c) = if cams[p.i].is_some() {
+                (p.i, p.j)
+            } else {
+                (p.j, p.i)
+            };
+            if tried[c] {
+                continue;
+            }
+            tried[c] = true;
+            let (rr, tr) = if r == p.i {
+                (f.rotation, f.translation)
+            } else {
+                (
+                    f.rotation.transpose(),
+                    -(f.rotation.transpose() * f.translation),
+                )
+            };
+            let cr = cams[r].expect("registered");
+            // Scale: depths in r of triangulated points against their depths in the
+            // unit-baseline pair frame. Without enough such points the camera waits: a wrong
+            // scale or a two-view rotation off by the bas-relief ambiguity would bend the rig.
+            let mut ratios = Vec::new();
+            let mut wi = Vec::new();
+            let mut pi = Vec::new();
+            for (ti, t) in tracks.iter().enumerate() {
+                let Some(x) = point[ti] else { continue };
+                let (Some(a), Some(b)) = (t.iter().find(|o| o.0 == r), t.iter().find(|o| o.0 == c))
+                else {
+                    continue;
+                };
+                let pair_poses = [(Matrix3::identity(), Vector3::zeros()), (rr, tr)];
+                let Some(y) = two_view::triangulate(&pair_poses, &[norm(&a.1), norm(&b.1)]) else {
+                    continue;
+                };
+                let dr = (cr.rotation * x.coords + cr.translation).z;
+                if y.z > 0.0 && dr > 0.0 {
+                    ratios.push(dr / y.z);
+                    wi.push(x);
+                    pi.push(b.1);
+                }
+            }
+            if ratios.len() < 5 {
+                continue;
+            }
+            ratios.sort_by(f64::total_cmp);
+            let scale = ratios[ratios.len() / 2];
+            let mut cam = BaCamera {
+                rotation: rr * cr.rotation,
+                translation: rr * cr.translation + tr * scale,
+                ..base
+            };
+            let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
+            if rms < 4.0 * px_thresh {
+                return Some((c, cam));
+            }
+        }
+        None
+    };
+    let mut retried = false;
+    let mut added = 0usize;
+    loop {
+        // The unregistered camera seeing the most triangulated points.
+        let mut counts = vec![0usize; n];
+        for (ti, t) in tracks.iter().enumerate() {
+            if point[ti].is_some() {
+                for (c, _) in t {
+                    if cams[*c].is_none() {
+                        counts[*c] += 1;
+                    }
+                }
+            }
+        }
+        let Some(c) = (0..n)
+            .filter(|&c| cams[c].is_none() && !failed[c] && counts[c] >= 12)
+            .max_by_key(|&c| (counts[c], std::cmp::Reverse(c)))
+        else {
+            // Too few shared points for resection (wide spacing: few tracks through three
+            // cameras): place a camera from its pair's relative pose to a registered
+            // neighbour, with the baseline's scale from the points both already see.
+            if let Some(cam_c) = place_by_pair(&cams, &point, &failed, &mut two_view_tried) {
+                let (c, cam) = cam_c;
+                cams[c] = Some(cam);
+                added += 1;
+                triangulate_new(&cams, &mut point);
+                adjust(&mut cams, &mut point, if quick { 3 } else { 6 });
+                continue;
+            }
+            // Once: adjust everything and give the rejected cameras another chance.
+            if !retried && failed.iter().any(|f| *f) {
+                retried = true;
+                adjust(&mut cams, &mut point, if quick { 5 } else { 20 });
+                triangulate_new(&cams, &mut point);
+                failed.iter_mut().for_each(|f| *f = false);
+                continue;
+            }
+            break;
+        };
+        let mut world = Vec::new();
+        let mut img = Vec::new();
+        let mut pix = Vec::new();
+        for (ti, t) in tracks.iter().enumerate() {
+            if let Some(x) = point[ti] {
+                if let Some((_, p)) = t.iter().find(|(cc, _)| *cc == c) {
+                    world.push(x);
+                    img.push(norm(p));
+                    pix.push(*p);
+                }
+            }
+        }
+        let placed = resection::ransac(
+            &world,
+            &img,
+            6.0 * px_thresh / k.fx,
+            if quick { 150 } else { 400 },
+        )
+        .and_then(|(r, t, inl)| {
+            let m = inl.iter().filter(|b| **b).count();
+            if m < 12 || (m as f64) < 0.25 * world.len() as f64 {
+                return None;
+            }
+            let wi: Vec<Point3<f64>> = world
+                .iter()
+                .zip(&inl)
+                .filter(|x| *x.1)
+                .map(|x| *x.0)
+                .collect();
+            let pi: Vec<Vector2<f64>> = pix
+                .iter()
+                .zip(&inl)
+                .filter(|x| *x.1)
+                .map(|x| *x.0)
+                .collect();
+            let mut cam = BaCamera {
+                rotation: r,
+                translation: t,
+                ..base
+            };
+            let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
+            (rms < 4.0 * px_thresh).then_some(cam)
+        });
+        match placed {
+            Some(cam) => {
+                cams[c] = Some(cam);
+                added += 1;
+                triangulate_new(&cams, &mut point);
+                // Adjust after every camera while the rig is small, then every few cameras.
+                let registered = cams.iter().filter(|c| c.is_some()).count();
+                if quick {
+                    if added.is_multiple_of(4) {
+                        adjust(&mut cams, &mut point, 3);
+                    }
+                } else if registered <= 12 || added.is_multiple_of(3) {
+                    adjust(&mut cams, &mut point, 6);
+                }
+            }
+            None => {
+                failed[c] = true;
+                reasons[c].get_or_insert_with(|| {
+                    format!(
+                        "its view does not agree with the {} points it shares with registered cameras",
+                        world.len()
+                    )
+                });
+            }
+        }
+    }
+    for c in 0..n {
+        if cams[c].is_none() {
+            reasons[c].get_or_insert_with(|| {
+                "it shares too few points with the registered cameras".into()
+            });
+        }
+    }
+    let (pts, _, obs) = gather(&cams, &point);
+    (cams, pts, obs, anchor)
+}
+
+/// The gauge, focus, up vector and per-camera statistics.
+fn finish(
+    views: &[RigView],
+    recon: Recon,
+    size: (u32, u32),
+    dist: Option<[f64; 5]>,
+) -> Result<RigCalibration> {
+    let n = views.len();
+    let mut per_cam = vec![(0usize, 0.0f64); n];
+    for o in &recon.obs {
+        let c = recon.cams[o.camera].expect("observed cameras are registered");
+        if let Some(p) = c.project(&recon.points[o.point]) {
+            per_cam[o.camera].0 += 1;
+            per_cam[o.camera].1 += (p - o.pixel).norm_squared();
+        }
+    }
+    let mut reasons = recon.reasons.clone();
+    for c in 0..n {
+        if recon.cams[c].is_some() && per_cam[c].0 < 8 {
+            reasons[c].get_or_insert_with(|| {
+                format!(
+                    "only {} points survived the bundle adjustment",
+                    per_cam[c].0
+                )
+            });
+        }
+    }
+    let reg: Vec<usize> = (0..n)
+        .filter(|&c| reasons[c].is_none() && recon.cams[c].is_some())
+        .collect();
+    if reg.len() < 2 {
+        let why: Vec<String> = (0..n)
+            .filter_map(|c| {
+                reasons[c]
+                    .as_ref()
+                    .map(|r| format!("{}: {r}", views[c].name))
+            })
+            .take(3)
+            .collect();
+        return Err(Error::Rig(format!(
+            "could not register the rig: only {} of {n} cameras could be placed ({})",
+            reg.len(),
+            why.join("; ")
+        )));
+    }
+    let to_camera = |c: usize, b: &BaCamera| Camera {
+        name: views[c].name.clone(),
+        width: size.0,
+        height: size.1,
+        intrinsics: Intrinsics {
+            fx: b.fx,
+            fy: b.fy,
+            cx: b.cx,
+            cy: b.cy,
+            dist: dist.unwrap_or([0.0; 5]),
+        },
+        pose: Pose {
+            rotation: UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(
+                b.rotation,
+            )),
+            translation: b.translation,
+        },
+    };
+    let cams: Vec<Camera> = reg
+        .iter()
+        .map(|&c| to_camera(c, &recon.cams[c].expect("registered")))
+        .collect();
+    let focus = calibration_json::focus_point(&cams).unwrap_or_else(|| {
+        let s: Vector3<f64> = recon.points.iter().map(|p| p.coords).sum();
+        Point3::from(s / recon.points.len().max(1) as f64)
+    });
+    let up = calibration_json::rig_up(&cams);
+    let radius = cams
+        .iter()
+        .map(|c| (c.pose.centre() - focus).norm())
+        .sum::<f64>()
+        / cams.len() as f64;
+    let first = cams[0].pose.centre() - focus;
+    let mut x = first - up * first.dot(&up);
+    if x.norm() < 1e-9 * radius {
+        x = up.cross(&Vector3::x());
+        if x.norm() < 1e-9 {
+            x = up.cross(&Vector3::y());
+        }
+    }
+    let x = x.normalize();
+    let y = up.cross(&x);
+    let q = Matrix3::from_rows(&[x.transpose(), y.transpose(), up.transpose()]);
+    let s = 1.0 / radius.max(1e-300);
+    let mut out = Vec::new();
+    for (&c, cam) in reg.iter().zip(&cams) {
+        let r = cam.pose.rotation_matrix();
+        let r_new = r * q.transpose();
+        let t_new = s * (r * focus.coords + cam.pose.translation);
+        let mut cam = cam.clone();
+        cam.pose = Pose {
+            rotation: UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(
+                r_new,
+            )),
+            translation: t_new,
+        };
+        let (cnt, sq) = per_cam[c];
+        out.push(CalibratedCamera {
+            camera: cam,
+            rms: (sq / cnt.max(1) as f64).sqrt(),
+            inliers: cnt,
+        });
+    }
+    let (tot_n, tot_sq) = reg.iter().fold((0usize, 0.0), |(a, b), &c| {
+        (a + per_cam[c].0, b + per_cam[c].1)
+    });
+    let points = recon
+        .points
+        .iter()
+        .map(|p| Point3::from(s * (q * (p - focus))))
+        .collect();
+    Ok(RigCalibration {
+        cameras: out,
+        unregistered: (0..n)
+            .filter(|c| !reg.contains(c))
+            .map(|c| Unregistered {
+                name: views[c].name.clone(),
+                reason: reasons[c]
+                    .clone()
+                    .unwrap_or_else(|| "not registered".into()),
+            })
+            .collect(),
+        focus: Point3::origin(),
+        up: Vector3::z(),
+        rms: (tot_sq / tot_n.max(1) as f64).sqrt(),
+        points,
+    })
+}
+
+/// Writes the registered cameras as a COLMAP text model in `dir` (cameras.txt, images.txt,
+/// points3D.txt with the triangulated points, without tracks). `image_name` maps a camera name
+/// to its image's file name.
+pub fn write_colmap(
+    dir: &std::path::Path,
+    rig: &RigCalibration,
+    image_name: impl Fn(&str) -> String,
+) -> Result<()> {
+    let cams: Vec<Camera> = rig.cameras.iter().map(|c| c.camera.clone()).collect();
+    let names: Vec<String> = cams.iter().map(|c| image_name(&c.name)).collect();
+    crate::calib::colmap::write_text_model(dir, &cams, &names)?;
+    use std::fmt::Write as _;
+    let mut text = String::from(
+        "# 3D point list with one line of data per point:\n\
+         #   POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[] as (IMAGE_ID, POINT2D_IDX)\n",
+    );
+    let _ = writeln!(
+        text,
+        "# Number of points: {}, mean track length: 0",
+        rig.points.len()
+    );
+    for (i, p) in rig.points.iter().enumerate() {
+        let _ = writeln!(text, "{} {} {} {} 128 128 128 0", i + 1, p.x, p.y, p.z);
+    }
+    let path = dir.join("points3D.txt");
+    let out = crate::output::AtomicOutput::file(&path)?;
+    std::fs::write(out.path(), text).map_err(|e| Error::io(&path, "cannot write", e))?;
+    out.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colmap_model_round_trip() {
+        let focus = Point3::origin();
+        let cams: Vec<CalibratedCamera> = (0..5)
+            .map(|i| {
+                let a = 0.4 * i as f64;
+                CalibratedCamera {
+                    camera: Camera {
+                        name: format!("cam{i:02}"),
+                        width: 640,
+                        height: 360,
+                        intrinsics: Intrinsics::centred(640, 360, 700.0),
+                        pose: Pose::look_at(
+                            Point3::new(a.cos(), a.sin(), 0.1),
+                            focus,
+                            Vector3::z(),
+                        ),
+                    },
+                    rms: 0.2,
+                    inliers: 50,
+                }
+            })
+            .collect();
+        let rig = RigCalibration {
+            cameras: cams.clone(),
+            unregistered: Vec::new(),
+            focus,
+            up: Vector3::z(),
+            rms: 0.2,
+            points: vec![Point3::new(0.1, 0.2, 0.3), Point3::new(-0.1, 0.0, 0.05)],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        write_colmap(dir.path(), &rig, |n| format!("{n}.png")).unwrap();
+        let back = crate::calib::colmap::read_text_model(dir.path()).unwrap();
+        assert_eq!(back.len(), 5);
+        for (a, b) in back.iter().zip(&cams) {
+            assert_eq!(a.name, b.camera.name);
+            assert!((a.intrinsics.fx - 700.0).abs() < 1e-9);
+            assert!((a.intrinsics.cx - b.camera.intrinsics.cx).abs() < 1e-9);
+            assert!(a.pose.rotation.angle_to(&b.camera.pose.rotation) < 1e-12);
+            assert!((a.pose.translation - b.camera.pose.translation).norm() < 1e-12);
+        }
+        let pts = std::fs::read_to_string(dir.path().join("points3D.txt")).unwrap();
+        assert_eq!(pts.lines().filter(|l| !l.starts_with('#')).count(), 2);
+    }
+
+    #[test]
+    fn rig_pairs_wrap_on_a_ring_only() {
+        assert_eq!(
+            rig_pairs(4, Layout::Ring, 2),
+            vec![(0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (3, 0)]
+        );
+        assert_eq!(rig_pairs(4, Layout::Arc, 1), vec![(0, 1), (1, 2), (2, 3)]);
+    }
+}

@@ -1,0 +1,140 @@
+//! `timeslice calibrate rig`: camera poses, and the focal length
+//! when unknown, from one frame per camera, written as DIR/calibration.json and DIR/colmap/.
+
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use timeslice::calib::rig::{self, RigOptions, RigView};
+use timeslice::frame::Plane;
+use timeslice::media;
+use timeslice::progress::Progress;
+use timeslice::project::{Layout, Project};
+use timeslice::{Rational, TimeSpec};
+
+/// Calibrate a rig from its own footage: every camera's pose (and the shared focal length when
+/// not given), from one frame per camera, by matching neighbouring cameras, robust two-view
+/// geometry, rotation averaging and a global bundle adjustment.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  timeslice calibrate rig rig/ --out calib/\n  timeslice calibrate rig rig/timeslice.toml --at 2.0 --focal 1758 --out calib/\n  timeslice calibrate rig a.png b.png c.png d.png --layout arc --out calib/\n\nWrites DIR/calibration.json and DIR/colmap/ (cameras.txt, images.txt, points3D.txt). The world\nframe: origin at the focus point, +z up, unit = mean camera distance from the focus."
+)]
+pub struct RigArgs {
+    /// A project file, a footage folder, or camera files in rig order.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The moment to calibrate from [default: the first frame].
+    #[arg(long, value_parser = super::parse_time, value_name = "TIME")]
+    pub at: Option<TimeSpec>,
+    /// Focal length in pixels (square pixels, principal point at the centre, no distortion)
+    /// [default: estimated].
+    #[arg(long, value_name = "PX")]
+    pub focal: Option<f64>,
+    /// ring (the last camera neighbours the first) or arc [default: the project's, else ring].
+    #[arg(long, value_enum)]
+    pub layout: Option<LayoutArg>,
+    /// Output folder.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Width of the working copy for matching, pixels.
+    #[arg(long, default_value_t = 960)]
+    pub work_width: usize,
+    /// Match each camera with this many following cameras.
+    #[arg(long, default_value_t = 2)]
+    pub neighbours: usize,
+    /// Lowe's ratio for descriptor matches (higher: more, less distinctive matches).
+    #[arg(long, default_value_t = 0.8)]
+    pub ratio: f32,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum LayoutArg {
+    Ring,
+    Arc,
+}
+
+pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
+    if let Some(f) = a.focal {
+        if !(f.is_finite() && f > 0.0) {
+            return Err(timeslice::Error::usage(format!(
+                "--focal {f} is not usable: give the focal length in pixels, e.g. 1500"
+            ))
+            .into());
+        }
+    }
+    let project = Project::from_inputs(&a.inputs)?;
+    progress.begin("reading frames", project.cameras.len() as u64);
+    let mut views = Vec::new();
+    for cam in &project.cameras {
+        let path = project.source_path(cam);
+        let mut src = media::open(&path).with_context(|| format!("camera {}", cam.name))?;
+        let index = match a.at {
+            None => 0,
+            Some(t) => {
+                let info = src.info();
+                let fps = info.fps.or(cam.fps).unwrap_or(Rational::new(1, 1));
+                t.to_frame(fps, info.timecode_frames())? + cam.offset
+            }
+        };
+        let img = src
+            .frame(index)
+            .with_context(|| format!("camera {}: frame {index}", cam.name))?;
+        views.push(RigView {
+            name: cam.name.clone(),
+            luma: Plane::luma(&img),
+        });
+        progress.advance(1);
+    }
+    progress.end();
+    let layout = match a.layout {
+        Some(LayoutArg::Ring) => Layout::Ring,
+        Some(LayoutArg::Arc) => Layout::Arc,
+        None => project.layout.unwrap_or(Layout::Ring),
+    };
+    let opts = RigOptions {
+        layout,
+        focal: a.focal,
+        work_width: a.work_width.max(64),
+        neighbours: a.neighbours.max(1),
+        ratio: a.ratio.clamp(0.5, 1.0),
+        ..Default::default()
+    };
+    let result = rig::calibrate_rig(&views, &opts, progress)?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("{}: cannot create the output folder", a.out.display()))?;
+    rig::calibration_json::write(&a.out.join("calibration.json"), &result)?;
+    let file_of = |name: &str| {
+        project
+            .cameras
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.source.file_name())
+            .map(|f| f.to_string_lossy().replace(char::is_whitespace, "_"))
+            .unwrap_or_else(|| format!("{name}.png"))
+    };
+    rig::write_colmap(&a.out.join("colmap"), &result, file_of)?;
+    if a.json {
+        let text = std::fs::read_to_string(a.out.join("calibration.json"))?;
+        println!("{text}");
+        return Ok(());
+    }
+    let f = result
+        .cameras
+        .first()
+        .map(|c| c.camera.intrinsics.fx)
+        .unwrap_or(0.0);
+    println!(
+        "{}: {} of {} cameras registered, focal {:.1} px, reprojection RMS {:.3} px, {} points",
+        a.out.display(),
+        result.cameras.len(),
+        project.cameras.len(),
+        f,
+        result.rms,
+        result.points.len()
+    );
+    for u in &result.unregistered {
+        println!("not registered: {}: {}", u.name, u.reason);
+    }
+    Ok(())
+}

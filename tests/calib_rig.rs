@@ -1,0 +1,195 @@
+//! Rig self-calibration on generated rigs with known poses, and its failure modes.
+
+use nalgebra::{Matrix3, Point3, Vector3};
+use timeslice::calib::rig::{calibrate_rig, RigOptions, RigView};
+use timeslice::camera::Camera;
+use timeslice::frame::Plane;
+use timeslice::progress::Silent;
+use timeslice::project::Layout;
+use timeslice::synth::{SampleRig, SampleSpec};
+
+fn render(cameras: usize, layout: Layout, w: u32, h: u32) -> (Vec<RigView>, Vec<Camera>) {
+    let spec = SampleSpec {
+        cameras,
+        layout,
+        width: w,
+        height: h,
+        frames: 1,
+        ..Default::default()
+    };
+    let sample = SampleRig::new(&spec).unwrap();
+    let cams = sample.rig().cameras.clone();
+    let views = cams
+        .iter()
+        .map(|c| RigView {
+            name: c.name.clone(),
+            luma: Plane::luma(&sample.render_view(c, 0)),
+        })
+        .collect();
+    (views, cams)
+}
+
+fn angle(r: &Matrix3<f64>) -> f64 {
+    let s = Vector3::new(
+        r[(2, 1)] - r[(1, 2)],
+        r[(0, 2)] - r[(2, 0)],
+        r[(1, 0)] - r[(0, 1)],
+    )
+    .norm()
+        / 2.0;
+    s.atan2((r.trace() - 1.0) / 2.0).to_degrees()
+}
+
+/// Median relative-rotation error over all pairs (degrees) and mean centre error after a
+/// similarity alignment (percent of the rig radius), over the cameras in `est`.
+fn errors(est: &[Camera], truth: &[Camera]) -> (f64, f64) {
+    let t: Vec<&Camera> = est
+        .iter()
+        .map(|e| truth.iter().find(|t| t.name == e.name).unwrap())
+        .collect();
+    let mut rel = Vec::new();
+    for i in 0..est.len() {
+        for j in i + 1..est.len() {
+            let re = est[j].pose.rotation_matrix() * est[i].pose.rotation_matrix().transpose();
+            let rt = t[j].pose.rotation_matrix() * t[i].pose.rotation_matrix().transpose();
+            rel.push(angle(&(re * rt.transpose())));
+        }
+    }
+    rel.sort_by(f64::total_cmp);
+    // Umeyama similarity from estimated to true centres.
+    let ce: Vec<Vector3<f64>> = est.iter().map(|c| c.pose.centre().coords).collect();
+    let ct: Vec<Vector3<f64>> = t.iter().map(|c| c.pose.centre().coords).collect();
+    let n = ce.len() as f64;
+    let me = ce.iter().sum::<Vector3<f64>>() / n;
+    let mt = ct.iter().sum::<Vector3<f64>>() / n;
+    let mut cov = Matrix3::zeros();
+    let mut var = 0.0;
+    for (a, b) in ce.iter().zip(&ct) {
+        cov += (b - mt) * (a - me).transpose();
+        var += (a - me).norm_squared();
+    }
+    cov /= n;
+    var /= n;
+    let svd = cov.svd(true, true);
+    let (u, vt) = (svd.u.unwrap(), svd.v_t.unwrap());
+    let mut d = Matrix3::identity();
+    if (u * vt).determinant() < 0.0 {
+        d[(2, 2)] = -1.0;
+    }
+    let r = u * d * vt;
+    let s = (Matrix3::from_diagonal(&svd.singular_values) * d).trace() / var;
+    let radius = ct.iter().map(|c| (c - mt).norm()).sum::<f64>() / n;
+    let err = ce
+        .iter()
+        .zip(&ct)
+        .map(|(a, b)| (s * r * (a - me) + mt - b).norm())
+        .sum::<f64>()
+        / n;
+    (rel[rel.len() / 2], 100.0 * err / radius)
+}
+
+#[test]
+fn ring_of_24_with_known_focal() {
+    let (views, truth) = render(24, Layout::Ring, 640, 360);
+    let opts = RigOptions {
+        layout: Layout::Ring,
+        focal: Some(truth[0].intrinsics.fx),
+        ..Default::default()
+    };
+    let r = calibrate_rig(&views, &opts, &Silent).unwrap();
+    assert_eq!(r.cameras.len(), 24, "unregistered: {:?}", r.unregistered);
+    let est: Vec<Camera> = r.cameras.iter().map(|c| c.camera.clone()).collect();
+    let (rot, centre) = errors(&est, &truth);
+    assert!(rot < 0.4, "median relative rotation error {rot} deg");
+    assert!(centre < 1.5, "centre error {centre} % of the radius");
+    assert!(r.rms < 0.5, "reprojection rms {}", r.rms);
+    // The gauge: focus at the origin, up +z, mean distance of the centres from the focus 1.
+    let mean: f64 = est
+        .iter()
+        .map(|c| c.pose.centre().coords.norm())
+        .sum::<f64>()
+        / 24.0;
+    assert!((mean - 1.0).abs() < 1e-9, "{mean}");
+    // Cameras sit about 0.6 / 8 of the radius above the focus in the generated rig.
+    for c in &est {
+        let z = c.pose.centre().z;
+        assert!(z > 0.0 && z < 0.2, "{}: height {z}", c.name);
+        // Each camera aims close to the focus (the origin).
+        let to_focus = (Point3::origin() - c.pose.centre()).normalize();
+        assert!(c.pose.axis().angle(&to_focus).to_degrees() < 1.0);
+    }
+}
+
+#[test]
+fn arc_of_12_with_unknown_focal_and_an_unrelated_camera() {
+    let (mut views, truth) = render(12, Layout::Arc, 640, 360);
+    // Focal length not given: estimated by the sweep and the bundle adjustment.
+    let opts = RigOptions {
+        layout: Layout::Arc,
+        ..Default::default()
+    };
+    let r = calibrate_rig(&views, &opts, &Silent).unwrap();
+    assert_eq!(r.cameras.len(), 12, "unregistered: {:?}", r.unregistered);
+    let f = r.cameras[0].camera.intrinsics.fx;
+    let f_err = 100.0 * (f / truth[0].intrinsics.fx - 1.0).abs();
+    assert!(f_err < 1.0, "focal {f} px, error {f_err} %");
+    let est: Vec<Camera> = r.cameras.iter().map(|c| c.camera.clone()).collect();
+    let (rot, centre) = errors(&est, &truth);
+    assert!(rot < 0.6, "median relative rotation error {rot} deg");
+    assert!(centre < 5.0, "centre error {centre} % of the radius");
+
+    let opts = RigOptions {
+        layout: Layout::Arc,
+        focal: Some(truth[0].intrinsics.fx),
+        ..Default::default()
+    };
+
+    // Replace the last camera by an unrelated textured image: it is named, the rest calibrate.
+    let (w, h) = (640, 360);
+    views[11].luma = Plane::from_fn(w, h, |x, y| {
+        let v = ((x as f32 * 12.9898 + y as f32 * 78.233).sin() * 43758.547)
+            .fract()
+            .abs();
+        0.2 + 0.6 * v
+    });
+    let r = calibrate_rig(&views, &opts, &Silent).unwrap();
+    assert_eq!(r.unregistered.len(), 1, "{:?}", r.unregistered);
+    assert_eq!(r.unregistered[0].name, "cam12");
+    assert!(!r.unregistered[0].reason.is_empty());
+    assert_eq!(r.cameras.len(), 11);
+}
+
+#[test]
+fn degenerate_inputs_give_one_line_errors() {
+    let (views, truth) = render(3, Layout::Arc, 320, 180);
+    let opts = RigOptions {
+        focal: Some(truth[0].intrinsics.fx),
+        layout: Layout::Arc,
+        ..Default::default()
+    };
+    // Two cameras.
+    let e = calibrate_rig(&views[..2], &opts, &Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("at least 3 cameras"), "{e}");
+    assert!(!e.contains('\n'));
+    // A black frame.
+    let mut black = views.clone();
+    black[1].luma = Plane::new(320, 180);
+    let e = calibrate_rig(&black, &opts, &Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cam02") && e.contains("black"), "{e}");
+    // All cameras identical.
+    let same: Vec<RigView> = (0..4)
+        .map(|i| RigView {
+            name: format!("cam{i}"),
+            luma: views[0].luma.clone(),
+        })
+        .collect();
+    let e = calibrate_rig(&same, &opts, &Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("same image"), "{e}");
+    assert!(!e.contains('\n'));
+}
