@@ -698,15 +698,13 @@ pub fn render(
                     Ok(views
                         .iter()
                         .map(|&(t, held)| {
+                            // Aligned views are synthesized at the cameras' resolution and
+                            // then resampled into the virtual camera: splatting straight into
+                            // a zoomed output leaves gaps between the splatted pixels.
+                            let view = pair.synthesize(t);
                             let view = match &alignment {
-                                None => pair.synthesize(t),
-                                Some(al) => {
-                                    let m = al.view_map(from.0, to.0, t);
-                                    pair.synthesize_mapped(t, (w as usize, h as usize), &|x, y| {
-                                        m.to_output(x as f64, y as f64)
-                                            .map(|(u, v)| (u as f32, v as f32))
-                                    })
-                                }
+                                None => view,
+                                Some(al) => al.view_map(from.0, to.0, t).warp(&view),
                             };
                             (view, held)
                         })

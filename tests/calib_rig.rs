@@ -1,8 +1,9 @@
 //! Rig self-calibration on generated rigs with known poses, and its failure modes.
 
-use nalgebra::{Matrix3, Point3, Vector3};
+use nalgebra::Point3;
 use timeslice::calib::rig::{calibrate_rig, RigOptions, RigView};
 use timeslice::camera::Camera;
+use timeslice::eval::pose_errors;
 use timeslice::frame::Plane;
 use timeslice::progress::Silent;
 use timeslice::project::Layout;
@@ -29,63 +30,11 @@ fn render(cameras: usize, layout: Layout, w: u32, h: u32) -> (Vec<RigView>, Vec<
     (views, cams)
 }
 
-fn angle(r: &Matrix3<f64>) -> f64 {
-    let s = Vector3::new(
-        r[(2, 1)] - r[(1, 2)],
-        r[(0, 2)] - r[(2, 0)],
-        r[(1, 0)] - r[(0, 1)],
-    )
-    .norm()
-        / 2.0;
-    s.atan2((r.trace() - 1.0) / 2.0).to_degrees()
-}
-
 /// Median relative-rotation error over all pairs (degrees) and mean centre error after a
 /// similarity alignment (percent of the rig radius), over the cameras in `est`.
 fn errors(est: &[Camera], truth: &[Camera]) -> (f64, f64) {
-    let t: Vec<&Camera> = est
-        .iter()
-        .map(|e| truth.iter().find(|t| t.name == e.name).unwrap())
-        .collect();
-    let mut rel = Vec::new();
-    for i in 0..est.len() {
-        for j in i + 1..est.len() {
-            let re = est[j].pose.rotation_matrix() * est[i].pose.rotation_matrix().transpose();
-            let rt = t[j].pose.rotation_matrix() * t[i].pose.rotation_matrix().transpose();
-            rel.push(angle(&(re * rt.transpose())));
-        }
-    }
-    rel.sort_by(f64::total_cmp);
-    // Umeyama similarity from estimated to true centres.
-    let ce: Vec<Vector3<f64>> = est.iter().map(|c| c.pose.centre().coords).collect();
-    let ct: Vec<Vector3<f64>> = t.iter().map(|c| c.pose.centre().coords).collect();
-    let n = ce.len() as f64;
-    let me = ce.iter().sum::<Vector3<f64>>() / n;
-    let mt = ct.iter().sum::<Vector3<f64>>() / n;
-    let mut cov = Matrix3::zeros();
-    let mut var = 0.0;
-    for (a, b) in ce.iter().zip(&ct) {
-        cov += (b - mt) * (a - me).transpose();
-        var += (a - me).norm_squared();
-    }
-    cov /= n;
-    var /= n;
-    let svd = cov.svd(true, true);
-    let (u, vt) = (svd.u.unwrap(), svd.v_t.unwrap());
-    let mut d = Matrix3::identity();
-    if (u * vt).determinant() < 0.0 {
-        d[(2, 2)] = -1.0;
-    }
-    let r = u * d * vt;
-    let s = (Matrix3::from_diagonal(&svd.singular_values) * d).trace() / var;
-    let radius = ct.iter().map(|c| (c - mt).norm()).sum::<f64>() / n;
-    let err = ce
-        .iter()
-        .zip(&ct)
-        .map(|(a, b)| (s * r * (a - me) + mt - b).norm())
-        .sum::<f64>()
-        / n;
-    (rel[rel.len() / 2], 100.0 * err / radius)
+    let e = pose_errors(est, truth).expect("cameras to compare");
+    (e.rotation_median_deg, e.centre_mean_pct)
 }
 
 #[test]

@@ -13,12 +13,14 @@
 //!
 //! Since the virtual camera shares the source camera's centre, the change of view is a pure
 //! rotation (plus the change of focal length and the removal of lens distortion): a
-//! [`ViewMap`] maps source pixels to output pixels exactly, whatever the depth. Real cameras'
-//! frames are resampled through it once ([`ViewMap::warp`]); synthesized views splat straight
-//! into the output through it (the synthesis and the alignment share one resampling pass, so
-//! there is no double blur). [`Alignment::auto_crop`] then zooms all virtual cameras alike
-//! to the largest output-aspect rectangle that every view fills (or the caller keeps the full
-//! frame and fills the rest with black).
+//! [`ViewMap`] maps source pixels to output pixels exactly, whatever the depth, and
+//! [`ViewMap::warp`] resamples a view through it once (bilinear), lens undistortion included.
+//! Synthesized views are made at the cameras' resolution and then warped the same way: that
+//! is a second resampling for them, because splatting straight into the output (tried) leaves
+//! gaps between splatted pixels wherever the virtual camera zooms in, which the hole filling
+//! then smears. [`Alignment::auto_crop`] zooms all virtual cameras alike to the largest
+//! output-aspect rectangle that every view fills (or the caller keeps the full frame and fills
+//! the rest with black).
 //!
 //! This is the geometry of Zhang et al. style "frozen moment" stabilisation used by replay
 //! systems; see Hartley and Zisserman, "Multiple View Geometry" (2nd ed.), section 8.4 for the

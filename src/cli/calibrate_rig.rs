@@ -2,7 +2,7 @@
 //! when unknown, from one frame per camera, written as DIR/calibration.json and DIR/colmap/.
 
 use anyhow::{Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use timeslice::calib::rig::{self, RigOptions, RigView};
 use timeslice::frame::Plane;
 use timeslice::media;
@@ -54,22 +54,21 @@ pub enum LayoutArg {
     Arc,
 }
 
-pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
-    if let Some(f) = a.focal {
-        if !(f.is_finite() && f > 0.0) {
-            return Err(timeslice::Error::usage(format!(
-                "--focal {f} is not usable: give the focal length in pixels, e.g. 1500"
-            ))
-            .into());
-        }
-    }
-    let project = Project::from_inputs(&a.inputs)?;
+/// Calibrates `project` from one frame per camera at `at` (frame 0 when `None`) and writes
+/// `out`/calibration.json and `out`/colmap/.
+pub fn calibrate_project(
+    project: &Project,
+    at: Option<TimeSpec>,
+    opts: &RigOptions,
+    out: &Path,
+    progress: &dyn Progress,
+) -> Result<rig::calibration_json::RigCalibration> {
     progress.begin("reading frames", project.cameras.len() as u64);
     let mut views = Vec::new();
     for cam in &project.cameras {
         let path = project.source_path(cam);
         let mut src = media::open(&path).with_context(|| format!("camera {}", cam.name))?;
-        let index = match a.at {
+        let index = match at {
             None => 0,
             Some(t) => {
                 let info = src.info();
@@ -87,6 +86,33 @@ pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
         progress.advance(1);
     }
     progress.end();
+    let result = rig::calibrate_rig(&views, opts, progress)?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("{}: cannot create the output folder", out.display()))?;
+    rig::calibration_json::write(&out.join("calibration.json"), &result)?;
+    let file_of = |name: &str| {
+        project
+            .cameras
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.source.file_name())
+            .map(|f| f.to_string_lossy().replace(char::is_whitespace, "_"))
+            .unwrap_or_else(|| format!("{name}.png"))
+    };
+    rig::write_colmap(&out.join("colmap"), &result, file_of)?;
+    Ok(result)
+}
+
+pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
+    if let Some(f) = a.focal {
+        if !(f.is_finite() && f > 0.0) {
+            return Err(timeslice::Error::usage(format!(
+                "--focal {f} is not usable: give the focal length in pixels, e.g. 1500"
+            ))
+            .into());
+        }
+    }
+    let project = Project::from_inputs(&a.inputs)?;
     let layout = match a.layout {
         Some(LayoutArg::Ring) => Layout::Ring,
         Some(LayoutArg::Arc) => Layout::Arc,
@@ -100,20 +126,7 @@ pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
         ratio: a.ratio.clamp(0.5, 1.0),
         ..Default::default()
     };
-    let result = rig::calibrate_rig(&views, &opts, progress)?;
-    std::fs::create_dir_all(&a.out)
-        .with_context(|| format!("{}: cannot create the output folder", a.out.display()))?;
-    rig::calibration_json::write(&a.out.join("calibration.json"), &result)?;
-    let file_of = |name: &str| {
-        project
-            .cameras
-            .iter()
-            .find(|c| c.name == name)
-            .and_then(|c| c.source.file_name())
-            .map(|f| f.to_string_lossy().replace(char::is_whitespace, "_"))
-            .unwrap_or_else(|| format!("{name}.png"))
-    };
-    rig::write_colmap(&a.out.join("colmap"), &result, file_of)?;
+    let result = calibrate_project(&project, a.at, &opts, &a.out, progress)?;
     if a.json {
         let text = std::fs::read_to_string(a.out.join("calibration.json"))?;
         println!("{text}");

@@ -126,26 +126,6 @@ impl PairFlow {
     }
 }
 
-impl PairFlow {
-    /// The view at `t`, splatted straight into an output of size `out` through `map` (a
-    /// pixel of the view at `t` to an output pixel): synthesis and alignment to a virtual
-    /// camera in one resampling pass. Output pixels no view reaches are filled from their
-    /// surroundings, as in [`PairFlow::synthesize`].
-    pub fn synthesize_mapped(
-        &self,
-        t: f32,
-        out: (usize, usize),
-        map: &(dyn Fn(f32, f32) -> Option<(f32, f32)> + Sync),
-    ) -> RgbImage {
-        let t = t.clamp(0.0, 1.0);
-        let (sa, sb) = rayon::join(
-            || splat::splat_mapped(&self.a, &self.fwd, t, &self.weight_a, out, map),
-            || splat::splat_mapped(&self.b, &self.bwd, 1.0 - t, &self.weight_b, out, map),
-        );
-        Plane::to_rgb(&blend::blend(&sa, &sb, t))
-    }
-}
-
 /// exp(importance) of each pixel of `src`, whose flow to `dst` is `flow`.
 fn importance(src: &Plane, dst: &Plane, flow: &FlowField, confidence: &Plane) -> Plane {
     let w = src.width;

@@ -30,40 +30,6 @@ pub fn splat(src: &[Plane; 3], flow: &FlowField, t: f32, importance: &Plane) -> 
     splat_to(src, flow, t, importance, (flow.width, flow.height))
 }
 
-/// Splats `src` along `t * flow` and then through `map` (a pixel of the view at `t` to a
-/// pixel of an output of size `out`, `None` where it has no image): synthesis and the
-/// alignment to a virtual camera in one resampling pass.
-pub fn splat_mapped(
-    src: &[Plane; 3],
-    flow: &FlowField,
-    t: f32,
-    importance: &Plane,
-    out: (usize, usize),
-    map: &(dyn Fn(f32, f32) -> Option<(f32, f32)> + Sync),
-) -> Splat {
-    // The displacement from each source pixel to its output position, as a flow at t = 1.
-    let (w, h) = (flow.width, flow.height);
-    let mut disp = FlowField::new(w, h);
-    disp.u
-        .par_chunks_mut(w)
-        .zip(disp.v.par_chunks_mut(w))
-        .enumerate()
-        .for_each(|(y, (ur, vr))| {
-            for x in 0..w {
-                let i = y * w + x;
-                let (u, v) = (flow.u[i], flow.v[i]);
-                let target = (u.is_finite() && v.is_finite())
-                    .then(|| map(x as f32 + t * u, y as f32 + t * v))
-                    .flatten();
-                (ur[x], vr[x]) = match target {
-                    Some((tx, ty)) => (tx - x as f32, ty - y as f32),
-                    None => (f32::NAN, f32::NAN),
-                };
-            }
-        });
-    splat_to(src, &disp, 1.0, importance, out)
-}
-
 /// [`splat`] into a target of size `out` (target position = source position + t * flow).
 fn splat_to(
     src: &[Plane; 3],
