@@ -142,3 +142,76 @@ fn degenerate_inputs_give_one_line_errors() {
     assert!(e.contains("same image"), "{e}");
     assert!(!e.contains('\n'));
 }
+
+/// `calibrate rig --intrinsics camera.yaml`: the known focal is used (rescaled from the YAML's
+/// resolution to the footage's) and every camera registers.
+#[test]
+fn known_intrinsics_from_opencv_yaml() {
+    let d = tempfile::tempdir().unwrap();
+    let rig = d.path().join("rig");
+    let bin = env!("CARGO_BIN_EXE_timeslice");
+    let ok = std::process::Command::new(bin)
+        .args([
+            "--quiet",
+            "samples",
+            "--out",
+            rig.to_str().unwrap(),
+            "--cameras",
+            "10",
+        ])
+        .args([
+            "--layout",
+            "arc",
+            "--arc-degrees",
+            "90",
+            "--size",
+            "640x360",
+            "--stills",
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rig.join("truth/truth.json")).unwrap())
+            .unwrap();
+    let fx = truth["cameras"][0]["fx"].as_f64().unwrap();
+    // The YAML describes the same camera at half the resolution.
+    let yaml = d.path().join("camera.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "%YAML:1.0\n---\nimage_width: 320\nimage_height: 180\ncamera_matrix: !!opencv-matrix\n   rows: 3\n   cols: 3\n   dt: d\n   data: [ {}, 0., 159.75, 0., {}, 89.75, 0., 0., 1. ]\ndistortion_coefficients: !!opencv-matrix\n   rows: 1\n   cols: 5\n   dt: d\n   data: [ 0., 0., 0., 0., 0. ]\n",
+            fx / 2.0,
+            fx / 2.0
+        ),
+    )
+    .unwrap();
+    let out = d.path().join("calib");
+    let r = std::process::Command::new(bin)
+        .args([
+            "--quiet",
+            "calibrate",
+            "rig",
+            rig.to_str().unwrap(),
+            "--layout",
+            "arc",
+        ])
+        .args([
+            "--intrinsics",
+            yaml.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let cal = timeslice::calib::load_rig(&out).unwrap();
+    assert_eq!(cal.len(), 10);
+    for c in &cal {
+        assert!(
+            (c.intrinsics.fx / fx - 1.0).abs() < 1e-9,
+            "{} vs {fx}",
+            c.intrinsics.fx
+        );
+    }
+}

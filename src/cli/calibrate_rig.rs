@@ -3,7 +3,9 @@
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
+use timeslice::calib::opencv_yaml::CameraYaml;
 use timeslice::calib::rig::{self, RigOptions, RigView};
+use timeslice::camera::Intrinsics;
 use timeslice::frame::Plane;
 use timeslice::media;
 use timeslice::progress::Progress;
@@ -26,8 +28,13 @@ pub struct RigArgs {
     pub at: Option<TimeSpec>,
     /// Focal length in pixels (square pixels, principal point at the centre, no distortion)
     /// [default: estimated].
-    #[arg(long, value_name = "PX")]
+    #[arg(long, value_name = "PX", conflicts_with = "intrinsics")]
     pub focal: Option<f64>,
+    /// Known intrinsics shared by every camera: an OpenCV YAML file (from `timeslice
+    /// calibrate board` or OpenCV's calibrateCamera); rescaled when the footage has another
+    /// resolution of the same shape; its lens distortion is removed from the matches.
+    #[arg(long, value_name = "YAML")]
+    pub intrinsics: Option<PathBuf>,
     /// ring (the last camera neighbours the first) or arc [default: the project's, else ring].
     #[arg(long, value_enum)]
     pub layout: Option<LayoutArg>,
@@ -52,6 +59,38 @@ pub struct RigArgs {
 pub enum LayoutArg {
     Ring,
     Arc,
+}
+
+/// The YAML's intrinsics at the footage's resolution (the first camera's).
+fn scaled(y: &CameraYaml, project: &Project, a: &RigArgs) -> Result<Intrinsics> {
+    let path = a.intrinsics.as_deref().expect("called with --intrinsics");
+    let first = project
+        .cameras
+        .first()
+        .context("the project lists no cameras")?;
+    let info = media::probe(&project.source_path(first))?;
+    let (sx, sy) = (
+        info.width as f64 / y.width as f64,
+        info.height as f64 / y.height as f64,
+    );
+    if (sx - sy).abs() > 0.01 * sx {
+        return Err(timeslice::Error::input(
+            path,
+            format!(
+                "the intrinsics are for {}x{} images but the footage is {}x{}, another shape; calibrate at the footage's resolution",
+                y.width, y.height, info.width, info.height
+            ),
+        )
+        .into());
+    }
+    let k = y.intrinsics;
+    Ok(Intrinsics {
+        fx: k.fx * sx,
+        fy: k.fy * sy,
+        cx: (k.cx + 0.5) * sx - 0.5,
+        cy: (k.cy + 0.5) * sy - 0.5,
+        dist: k.dist,
+    })
 }
 
 /// Calibrates `project` from one frame per camera at `at` (frame 0 when `None`) and writes
@@ -118,8 +157,13 @@ pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
         Some(LayoutArg::Arc) => Layout::Arc,
         None => project.layout.unwrap_or(Layout::Ring),
     };
+    let intrinsics = match &a.intrinsics {
+        Some(path) => Some(CameraYaml::read(path)?),
+        None => None,
+    };
     let opts = RigOptions {
         layout,
+        intrinsics: intrinsics.map(|y| scaled(&y, &project, &a)).transpose()?,
         focal: a.focal,
         work_width: a.work_width.max(64),
         neighbours: a.neighbours.max(1),
