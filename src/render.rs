@@ -82,6 +82,8 @@ pub enum Fill {
     Crop,
     /// Keep the framing; black where a camera saw nothing.
     Black,
+    /// Keep the framing; a blurred copy of the view where a camera saw nothing.
+    Blur,
 }
 
 /// What the user asked for.
@@ -553,6 +555,16 @@ fn plan_resolved(
     Ok(planned)
 }
 
+/// A view resampled into its virtual camera, its unseen parts filled as `fill` asks.
+fn aligned(al: &Alignment, fill: Fill, from: usize, to: usize, t: f32, img: &RgbImage) -> RgbImage {
+    let m = al.view_map(from, to, t);
+    let mut out = m.warp(img);
+    if fill == Fill::Blur {
+        crate::align::fill_blur(&mut out, &m.seen());
+    }
+    out
+}
+
 /// The virtual cameras, when a calibration is given (or named by the project); `None`
 /// renders the cameras' own views.
 fn alignment(
@@ -704,7 +716,7 @@ pub fn render(
                             let view = pair.synthesize(t);
                             let view = match &alignment {
                                 None => view,
-                                Some(al) => al.view_map(from.0, to.0, t).warp(&view),
+                                Some(al) => aligned(al, opts.fill, from.0, to.0, t, &view),
                             };
                             (view, held)
                         })
@@ -725,9 +737,8 @@ pub fn render(
                     let img = image((*camera, *frame));
                     match &alignment {
                         None => writer.push(img, *held)?,
-                        Some(al) => {
-                            writer.push(&al.view_map(*camera, *camera, 0.0).warp(img), *held)?
-                        }
+                        Some(al) => writer
+                            .push(&aligned(al, opts.fill, *camera, *camera, 0.0, img), *held)?,
                     }
                     let c = &cams[*camera];
                     shots.push(CameraShot {

@@ -238,6 +238,20 @@ impl ViewMap {
         Some((k.fx * xd + k.cx, k.fy * yd + k.cy))
     }
 
+    /// Which output pixels fall inside the source image.
+    pub fn seen(&self) -> Vec<bool> {
+        let (w, h) = self.out_size;
+        let (sw, sh) = (self.source_size.0 as f64, self.source_size.1 as f64);
+        (0..w as usize * h as usize)
+            .into_par_iter()
+            .map(|i| {
+                let (x, y) = ((i % w as usize) as f64, (i / w as usize) as f64);
+                self.to_source(x, y)
+                    .is_some_and(|(u, v)| u >= -0.5 && v >= -0.5 && u <= sw - 0.5 && v <= sh - 0.5)
+            })
+            .collect()
+    }
+
     /// Resamples a source image into the output (bilinear; black outside the source).
     pub fn warp(&self, img: &RgbImage) -> RgbImage {
         let (w, h) = self.out_size;
@@ -247,6 +261,97 @@ impl ViewMap {
             .enumerate()
             .for_each(|(y, row)| warp_row(self, img, y, row));
         out
+    }
+}
+
+/// Fills the pixels no camera saw (`seen` false) with a heavily blurred copy of the rest
+/// (normalised box blur over the seen pixels, radius a sixteenth of the width, run twice,
+/// and wider where that does not reach):
+/// the broadcast "blurred surround" instead of black bars or a crop.
+pub fn fill_blur(img: &mut RgbImage, seen: &[bool]) {
+    let (w, h) = (img.width as usize, img.height as usize);
+    if w == 0 || h == 0 || seen.iter().all(|&s| s) || !seen.iter().any(|&s| s) {
+        return;
+    }
+    let r = (w / 16).max(2);
+    // Premultiplied colour and weight planes.
+    let mut planes: Vec<Vec<f32>> = (0..3)
+        .map(|c| {
+            (0..w * h)
+                .map(|i| {
+                    if seen[i] {
+                        img.data[3 * i + c] as f32
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    planes.push(seen.iter().map(|&s| if s { 1.0 } else { 0.0 }).collect());
+    // Two passes at the radius; wider ones until every unseen pixel has some weight (a
+    // wide black border far from any seen pixel).
+    let mut radius = r;
+    for pass in 0.. {
+        planes
+            .par_iter_mut()
+            .for_each(|p| box_blur(p, w, h, radius));
+        let reached = (0..w * h).all(|i| seen[i] || planes[3][i] > 1e-6);
+        if pass >= 1 && (reached || radius > w.max(h)) {
+            break;
+        }
+        if pass >= 1 {
+            radius *= 2;
+        }
+    }
+    img.data
+        .par_chunks_mut(3 * w)
+        .enumerate()
+        .for_each(|(y, row)| {
+            for x in 0..w {
+                let i = y * w + x;
+                let wt = planes[3][i];
+                if seen[i] || wt <= 1e-6 {
+                    continue;
+                }
+                for c in 0..3 {
+                    row[3 * x + c] = (planes[c][i] / wt).round().clamp(0.0, 255.0) as u8;
+                }
+            }
+        });
+}
+
+/// Separable box blur of radius `r` (sums over the window, borders clamped), in place.
+fn box_blur(p: &mut [f32], w: usize, h: usize, r: usize) {
+    let mut tmp = vec![0f32; w.max(h)];
+    for y in 0..h {
+        let row = &mut p[y * w..(y + 1) * w];
+        let mut acc: f32 = row[..r.min(w)].iter().sum();
+        for x in 0..w {
+            if x + r < w {
+                acc += row[x + r];
+            }
+            if x > r {
+                acc -= row[x - r - 1];
+            }
+            tmp[x] = acc;
+        }
+        row.copy_from_slice(&tmp[..w]);
+    }
+    for x in 0..w {
+        let mut acc: f32 = (0..r.min(h)).map(|y| p[y * w + x]).sum();
+        for y in 0..h {
+            if y + r < h {
+                acc += p[(y + r) * w + x];
+            }
+            if y > r {
+                acc -= p[(y - r - 1) * w + x];
+            }
+            tmp[y] = acc;
+        }
+        for y in 0..h {
+            p[y * w + x] = tmp[y];
+        }
     }
 }
 
@@ -376,6 +481,23 @@ mod tests {
         let mut al = Alignment::new(rig(0.0, 0.0), None, 640, 360).unwrap();
         let zoom = al.auto_crop(&views).unwrap();
         assert!((zoom - 1.0).abs() < 0.01, "zoom {zoom}");
+    }
+
+    #[test]
+    fn blur_fill_covers_what_no_camera_saw_with_its_surroundings() {
+        let mut img = RgbImage::new(64, 32);
+        let mut seen = vec![false; 64 * 32];
+        for y in 0..32 {
+            for x in 16..48 {
+                img.put(x, y, [200, 100, 50]);
+                seen[y as usize * 64 + x as usize] = true;
+            }
+        }
+        fill_blur(&mut img, &seen);
+        // The seen part is untouched; the sides take its colour instead of staying black.
+        assert_eq!(img.pixel(20, 10), [200, 100, 50]);
+        assert_eq!(img.pixel(14, 10), [200, 100, 50]);
+        assert_eq!(img.pixel(2, 30), [200, 100, 50]);
     }
 
     #[test]

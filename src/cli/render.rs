@@ -82,7 +82,7 @@ pub struct Args {
     #[arg(long = "focus-px", value_name = "CAMERA:X,Y", value_parser = parse_pick)]
     focus_px: Vec<(String, f64, f64)>,
     /// What fills the frame where an aligned camera saw nothing: crop (zoom every view alike
-    /// to the largest rectangle they all fill) or black.
+    /// to the largest rectangle they all fill), black, or blur (a blurred copy of the view).
     #[arg(long, value_enum, default_value = "crop")]
     fill: FillArg,
     /// Output: a .mp4/.mov/.mkv file, or a folder for --codec png.
@@ -136,6 +136,7 @@ pub struct Args {
 enum FillArg {
     Crop,
     Black,
+    Blur,
 }
 
 /// `X,Y,Z`.
@@ -269,6 +270,7 @@ pub fn options(a: &Args) -> Result<RenderOptions> {
         fill: match a.fill {
             FillArg::Crop => Fill::Crop,
             FillArg::Black => Fill::Black,
+            FillArg::Blur => Fill::Blur,
         },
         mode: time_mode(a)?,
         fps: a.fps,
