@@ -207,6 +207,9 @@ fn known_intrinsics_from_opencv_yaml() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let cal = timeslice::calib::load_rig(&out).unwrap();
     assert_eq!(cal.len(), 10);
+    // The contact sheet: 4 columns of 320 px tiles (3 rows for 10 cameras) with 4 px gaps.
+    let sheet = image::open(out.join("sheet.png")).unwrap();
+    assert_eq!((sheet.width(), sheet.height()), (4 * 324 + 4, 3 * 184 + 4));
     for c in &cal {
         assert!(
             (c.intrinsics.fx / fx - 1.0).abs() < 1e-9,

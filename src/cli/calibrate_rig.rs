@@ -17,7 +17,7 @@ use timeslice::{Rational, TimeSpec};
 /// geometry, rotation averaging and a global bundle adjustment.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  timeslice calibrate rig rig/ --out calib/\n  timeslice calibrate rig rig/timeslice.toml --at 2.0 --focal 1758 --out calib/\n  timeslice calibrate rig a.png b.png c.png d.png --layout arc --out calib/\n\nWrites DIR/calibration.json and DIR/colmap/ (cameras.txt, images.txt, points3D.txt). The world\nframe: origin at the focus point, +z up, unit = mean camera distance from the focus."
+    after_help = "Examples:\n  timeslice calibrate rig rig/ --out calib/\n  timeslice calibrate rig rig/timeslice.toml --at 2.0 --focal 1758 --out calib/\n  timeslice calibrate rig a.png b.png c.png d.png --layout arc --out calib/\n\nWrites DIR/calibration.json, DIR/colmap/ (cameras.txt, images.txt, points3D.txt) and\nDIR/sheet.png (every camera with the triangulated points reprojected over it). The world\nframe: origin at the focus point, +z up, unit = mean camera distance from the focus."
 )]
 pub struct RigArgs {
     /// A project file, a footage folder, or camera files in rig order.
@@ -104,6 +104,8 @@ pub fn calibrate_project(
 ) -> Result<rig::calibration_json::RigCalibration> {
     progress.begin("reading frames", project.cameras.len() as u64);
     let mut views = Vec::new();
+    // Small copies for the contact sheet, so that no full frames are kept.
+    let mut thumbs = Vec::new();
     for cam in &project.cameras {
         let path = project.source_path(cam);
         let mut src = media::open(&path).with_context(|| format!("camera {}", cam.name))?;
@@ -118,6 +120,13 @@ pub fn calibrate_project(
         let img = src
             .frame(index)
             .with_context(|| format!("camera {}: frame {index}", cam.name))?;
+        let scale = (SHEET_TILE as f64 / img.width as f64).min(1.0);
+        thumbs.push(image::imageops::resize(
+            &img.to_image(),
+            ((img.width as f64 * scale) as u32).max(1),
+            ((img.height as f64 * scale) as u32).max(1),
+            image::imageops::FilterType::Triangle,
+        ));
         views.push(RigView {
             name: cam.name.clone(),
             luma: Plane::luma(&img),
@@ -139,7 +148,66 @@ pub fn calibrate_project(
             .unwrap_or_else(|| format!("{name}.png"))
     };
     rig::write_colmap(&out.join("colmap"), &result, file_of)?;
+    write_sheet(&out.join("sheet.png"), project, &thumbs, &result)?;
     Ok(result)
+}
+
+/// Width of a camera's tile on the contact sheet, pixels.
+const SHEET_TILE: u32 = 320;
+
+/// The contact sheet: every camera's frame with the triangulated points reprojected over it
+/// (green; cameras that could not be registered get a red frame and no points).
+fn write_sheet(
+    path: &Path,
+    project: &Project,
+    thumbs: &[image::RgbImage],
+    result: &rig::calibration_json::RigCalibration,
+) -> Result<()> {
+    let (tw, th) = (thumbs[0].width(), thumbs[0].height());
+    let cols = 4u32.min(thumbs.len() as u32);
+    let rows = (thumbs.len() as u32).div_ceil(cols);
+    let gap = 4;
+    let mut sheet = image::RgbImage::from_pixel(
+        cols * (tw + gap) + gap,
+        rows * (th + gap) + gap,
+        image::Rgb([32, 32, 32]),
+    );
+    for (i, (cam, thumb)) in project.cameras.iter().zip(thumbs).enumerate() {
+        let mut tile = thumb.clone();
+        match result.cameras.iter().find(|c| c.camera.name == cam.name) {
+            Some(c) => {
+                let s = tw as f64 / c.camera.width as f64;
+                for p in &result.points {
+                    let Some(q) = c.camera.project(p) else {
+                        continue;
+                    };
+                    let (x, y) = ((q.x + 0.5) * s - 0.5, (q.y + 0.5) * s - 0.5);
+                    for (dx, dy) in [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)] {
+                        let (px, py) = (x.round() as i64 + dx, y.round() as i64 + dy);
+                        if px >= 0 && py >= 0 && px < tw as i64 && py < th as i64 {
+                            tile.put_pixel(px as u32, py as u32, image::Rgb([40, 255, 40]));
+                        }
+                    }
+                }
+            }
+            None => {
+                for x in 0..tw {
+                    for y in [0, 1, th - 2, th - 1] {
+                        tile.put_pixel(x, y, image::Rgb([230, 30, 30]));
+                    }
+                }
+            }
+        }
+        let (c, r) = (i as u32 % cols, i as u32 / cols);
+        image::imageops::replace(
+            &mut sheet,
+            &tile,
+            (gap + c * (tw + gap)) as i64,
+            (gap + r * (th + gap)) as i64,
+        );
+    }
+    timeslice::output::save_image(path, sheet)?;
+    Ok(())
 }
 
 pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
