@@ -7,10 +7,11 @@
 //! dropped once encoded, so a 100-camera 4K rig never holds more than a handful of frames.
 //! The output is written atomically.
 
-use crate::align::Alignment;
+use crate::align::{Alignment, PlanarAlignment};
 use crate::calib;
 use crate::error::{Error, Result};
 use crate::flow::FlowParams;
+use crate::frame::Plane;
 use crate::frame::RgbImage;
 use crate::interp::PairFlow;
 use crate::media::encode::{ClipWriter, Codec};
@@ -556,34 +557,99 @@ fn plan_resolved(
 }
 
 /// A view resampled into its virtual camera, its unseen parts filled as `fill` asks.
-fn aligned(al: &Alignment, fill: Fill, from: usize, to: usize, t: f32, img: &RgbImage) -> RgbImage {
-    let m = al.view_map(from, to, t);
-    let mut out = m.warp(img);
-    if fill == Fill::Blur {
-        crate::align::fill_blur(&mut out, &m.seen());
+fn aligned(al: &Aligner, fill: Fill, from: usize, to: usize, t: f32, img: &RgbImage) -> RgbImage {
+    match al {
+        Aligner::Calibrated(al) => {
+            let m = al.view_map(from, to, t);
+            let mut out = m.warp(img);
+            if fill == Fill::Blur {
+                crate::align::fill_blur(&mut out, &m.seen());
+            }
+            out
+        }
+        Aligner::Planar(al) => {
+            let mut out = al.warp(from, to, t, img);
+            if fill == Fill::Blur {
+                let seen = al.seen(from, to, t);
+                crate::align::fill_blur(&mut out, &seen);
+            }
+            out
+        }
     }
-    out
 }
 
 /// The virtual cameras, when a calibration is given (or named by the project); `None`
 /// renders the cameras' own views.
+/// The 2D fallback without a calibration: the subject picked in pixels in one camera and
+/// chained round the rig by feature matches (the first pick is used).
+fn planar(
+    opts: &RenderOptions,
+    planned: &Planned,
+    picks: &[(String, f64, f64)],
+    out: (u32, u32),
+) -> Result<Aligner> {
+    let (cam, x, y) = &picks[0];
+    let c = camera_index(&planned.cams, cam, "--focus-px")?;
+    // Features on copies at most ~1000 px wide: enough to chain the subject, and 100
+    // cameras' lumas stay small.
+    let lumas: Vec<Plane> = (0..planned.cams.len())
+        .into_par_iter()
+        .map(|i| {
+            let r = &planned.cams[i];
+            let mut src = media::open(&r.path).map_err(|e| with_camera(&r.name, e))?;
+            let img = src
+                .frame(planned.anchors[i])
+                .map_err(|e| with_camera(&r.name, e))?;
+            let mut l = Plane::luma(&img);
+            while l.width > 1000 {
+                l = crate::flow::pyramid::downsample(&l);
+            }
+            Ok(l)
+        })
+        .collect::<Result<_>>()?;
+    let f = planned.cams[0].info.width as f64 / lumas[0].width as f64;
+    let mut al = PlanarAlignment::new(&lumas, (c, x / f, y / f), out)?;
+    for cam in &mut al.cameras {
+        cam.0 = (cam.0 .0 * f, cam.0 .1 * f);
+    }
+    al.source_size = (planned.cams[0].info.width, planned.cams[0].info.height);
+    if opts.fill == Fill::Crop {
+        let mut views: Vec<(usize, usize, f32)> = planned
+            .schedule
+            .frames
+            .iter()
+            .map(|s| (s.from, s.to, s.t))
+            .collect();
+        views.dedup();
+        al.auto_crop(&views);
+    }
+    Ok(Aligner::Planar(al))
+}
+
+/// How views are aligned: with a calibration (virtual cameras), or the 2D fallback.
+enum Aligner {
+    Calibrated(Alignment),
+    Planar(PlanarAlignment),
+}
+
 fn alignment(
     project: &Project,
     opts: &RenderOptions,
     planned: &Planned,
     out: (u32, u32),
-) -> Result<Option<Alignment>> {
+) -> Result<Option<Aligner>> {
     let Some(path) = opts
         .calibration
         .clone()
         .or_else(|| project.calibration.as_ref().map(|p| project.root.join(p)))
     else {
-        if opts.focus != Focus::Auto {
-            return Err(Error::usage(
-                "--focus and --focus-px need a calibration: give --calibration or run timeslice calibrate rig",
-            ));
-        }
-        return Ok(None);
+        return match &opts.focus {
+            Focus::Auto => Ok(None),
+            Focus::Point(_) => Err(Error::usage(
+                "--focus X,Y,Z needs a calibration: give --calibration, run timeslice calibrate rig, or pick the subject with --focus-px",
+            )),
+            Focus::Pixels(picks) => planar(opts, planned, picks, out).map(Some),
+        };
     };
     let c0 = &planned.cams[0].info;
     let cams = calib::match_cameras(
@@ -614,7 +680,7 @@ fn alignment(
         views.dedup();
         al.auto_crop(&views)?;
     }
-    Ok(Some(al))
+    Ok(Some(Aligner::Calibrated(al)))
 }
 
 /// Renders a clip as `opts` asks: plans it, decodes the frames it needs, synthesizes the

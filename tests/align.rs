@@ -30,6 +30,12 @@ fn marker(img: &RgbImage) -> Option<(f64, f64, f64)> {
 }
 
 fn check_rig(dir: &Path, layout: &[&str]) {
+    check_rig_with(dir, layout, None);
+}
+
+/// Renders the rig's camera frames aligned either with its calibration (`pick` None) or with
+/// the 2D fallback from the marker picked in camera 1 (`pick` Some), and checks the marker.
+fn check_rig_with(dir: &Path, layout: &[&str], pick: Option<()>) {
     let rig = dir.join("rig");
     let mut args = vec![
         "samples",
@@ -51,26 +57,38 @@ fn check_rig(dir: &Path, layout: &[&str]) {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let out = dir.join("clip.mp4");
     let colmap = rig.join("truth").join("colmap");
+    let align: Vec<String> = match pick {
+        None => vec![
+            "--calibration".into(),
+            colmap.to_str().unwrap().into(),
+            "--focus".into(),
+            "0,0,1".into(),
+        ],
+        Some(()) => {
+            // The user's pick: the marker in camera 1 (found here by its colour).
+            let mut src = media::open(&rig.join("cam01.mp4")).unwrap();
+            let (x, y, _) = marker(&src.frame(1).unwrap()).unwrap();
+            vec!["--focus-px".into(), format!("cam01:{x:.2},{y:.2}")]
+        }
+    };
+    let mut args: Vec<&str> = vec!["render", rig.to_str().unwrap(), "--at", "frame:1"];
+    args.extend(align.iter().map(|s| s.as_str()));
     let r = run(&[
-        "render",
-        rig.to_str().unwrap(),
-        "--at",
-        "frame:1",
-        "--calibration",
-        colmap.to_str().unwrap(),
-        "--focus",
-        "0,0,1",
-        "--fps",
-        "10",
-        "--duration",
-        "1.6",
-        "--interp",
-        "0",
-        "--crf",
-        "12",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        &args[..],
+        &[
+            "--fps",
+            "10",
+            "--duration",
+            "1.6",
+            "--interp",
+            "0",
+            "--crf",
+            "12",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ]
+    .concat());
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mut src = media::open(&out).unwrap();
     let n = src.info().frame_count as i64;
@@ -112,6 +130,16 @@ fn mis_aimed_ring_keeps_the_marker_centred() {
 fn mis_aimed_arc_keeps_the_marker_centred() {
     let d = tempfile::tempdir().unwrap();
     check_rig(d.path(), &["--layout", "arc", "--arc-degrees", "120"]);
+}
+
+#[test]
+fn without_a_calibration_the_picked_subject_is_chained_round_the_rig() {
+    let d = tempfile::tempdir().unwrap();
+    check_rig_with(
+        d.path(),
+        &["--layout", "arc", "--arc-degrees", "120"],
+        Some(()),
+    );
 }
 
 #[test]

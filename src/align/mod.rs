@@ -27,8 +27,10 @@
 //! rotation-induced homography K' R K^-1.
 
 pub mod focus;
+pub mod planar;
 
 pub use focus::{focus_from_pixels, nearest_to_axes, rig_up};
+pub use planar::PlanarAlignment;
 
 use crate::camera::{interpolate, Camera, Intrinsics, Pose};
 use crate::error::{Error, Result};
