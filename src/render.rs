@@ -413,6 +413,18 @@ pub struct Planned {
 }
 
 impl Planned {
+    /// The distinct views of the schedule: (from, to, t) runs.
+    fn views(&self) -> Vec<(usize, usize, f32)> {
+        let mut views: Vec<(usize, usize, f32)> = self
+            .schedule
+            .frames
+            .iter()
+            .map(|s| (s.from, s.to, s.t))
+            .collect();
+        views.dedup();
+        views
+    }
+
     /// The source frame of `camera` at `time` seconds from the moment, checked against its
     /// footage.
     fn frame(&self, project: &Project, camera: usize, time: f64) -> Result<i64> {
@@ -614,13 +626,7 @@ fn planar(
     }
     al.source_size = (planned.cams[0].info.width, planned.cams[0].info.height);
     if opts.fill == Fill::Crop {
-        let mut views: Vec<(usize, usize, f32)> = planned
-            .schedule
-            .frames
-            .iter()
-            .map(|s| (s.from, s.to, s.t))
-            .collect();
-        views.dedup();
+        let views = planned.views();
         al.auto_crop(&views);
     }
     Ok(Aligner::Planar(al))
@@ -671,13 +677,7 @@ fn alignment(
     };
     let mut al = Alignment::new(cams, focus, out.0, out.1)?;
     if opts.fill == Fill::Crop {
-        let mut views: Vec<(usize, usize, f32)> = planned
-            .schedule
-            .frames
-            .iter()
-            .map(|s| (s.from, s.to, s.t))
-            .collect();
-        views.dedup();
+        let views = planned.views();
         al.auto_crop(&views)?;
     }
     Ok(Some(Aligner::Calibrated(al)))

@@ -370,22 +370,31 @@ fn warp_row(m: &ViewMap, img: &RgbImage, y: usize, row: &mut [u8]) {
             px.fill(0);
             continue;
         }
-        let (u, v) = (u.clamp(0.0, sw - 1.0), v.clamp(0.0, sh - 1.0));
-        let (x0, y0) = (u as u32, v as u32);
-        let (x1, y1) = ((x0 + 1).min(img.width - 1), (y0 + 1).min(img.height - 1));
-        let (fx, fy) = ((u - x0 as f64) as f32, (v - y0 as f64) as f32);
-        let (a, b, c, d) = (
-            img.pixel(x0, y0),
-            img.pixel(x1, y0),
-            img.pixel(x0, y1),
-            img.pixel(x1, y1),
-        );
-        for k in 0..3 {
-            let top = a[k] as f32 + fx * (b[k] as f32 - a[k] as f32);
-            let bot = c[k] as f32 + fx * (d[k] as f32 - c[k] as f32);
-            px[k] = (top + fy * (bot - top)).round().clamp(0.0, 255.0) as u8;
-        }
+        px.copy_from_slice(&bilinear(img, u, v));
     }
+}
+
+/// Bilinear sample of an 8-bit image at (u, v) (clamped to the image).
+#[inline(always)]
+pub(crate) fn bilinear(img: &RgbImage, u: f64, v: f64) -> [u8; 3] {
+    let (sw, sh) = (img.width as f64, img.height as f64);
+    let (u, v) = (u.clamp(0.0, sw - 1.0), v.clamp(0.0, sh - 1.0));
+    let (x0, y0) = (u as u32, v as u32);
+    let (x1, y1) = ((x0 + 1).min(img.width - 1), (y0 + 1).min(img.height - 1));
+    let (fx, fy) = ((u - x0 as f64) as f32, (v - y0 as f64) as f32);
+    let (a, b, c, d) = (
+        img.pixel(x0, y0),
+        img.pixel(x1, y0),
+        img.pixel(x0, y1),
+        img.pixel(x1, y1),
+    );
+    let mut px = [0u8; 3];
+    for k in 0..3 {
+        let top = a[k] as f32 + fx * (b[k] as f32 - a[k] as f32);
+        let bot = c[k] as f32 + fx * (d[k] as f32 - c[k] as f32);
+        px[k] = (top + fy * (bot - top)).round().clamp(0.0, 255.0) as u8;
+    }
+    px
 }
 
 /// Normalised undistorted coordinates of a (distorted) pixel: a few fixed-point iterations

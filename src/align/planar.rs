@@ -328,21 +328,7 @@ impl PlanarAlignment {
                     if u < -0.5 || vv < -0.5 || u > sw - 0.5 || vv > sh - 0.5 {
                         continue;
                     }
-                    let (u, vv) = (u.clamp(0.0, sw - 1.0), vv.clamp(0.0, sh - 1.0));
-                    let (x0, y0) = (u as u32, vv as u32);
-                    let (x1, y1) = ((x0 + 1).min(img.width - 1), (y0 + 1).min(img.height - 1));
-                    let (fx, fy) = (u - x0 as f64, vv - y0 as f64);
-                    let (a, b, c, d) = (
-                        img.pixel(x0, y0),
-                        img.pixel(x1, y0),
-                        img.pixel(x0, y1),
-                        img.pixel(x1, y1),
-                    );
-                    for k in 0..3 {
-                        let top = a[k] as f64 + fx * (b[k] as f64 - a[k] as f64);
-                        let bot = c[k] as f64 + fx * (d[k] as f64 - c[k] as f64);
-                        px[k] = (top + fy * (bot - top)).round().clamp(0.0, 255.0) as u8;
-                    }
+                    px.copy_from_slice(&super::bilinear(img, u, vv));
                 }
             });
         out
