@@ -109,13 +109,22 @@ fn fit(pairs: &[Match], tol: f64) -> Option<Similarity> {
 
 /// Where the patch of `a` around `p` (half-size `r`) is in `b`, searched within `range`
 /// pixels, by normalised cross-correlation with a parabolic sub-pixel peak.
-fn track(a: &Plane, b: &Plane, p: (f64, f64), r: usize, range: usize) -> (f64, f64) {
+fn track(
+    a: &Plane,
+    b: &Plane,
+    p: (f64, f64),
+    q0: (f64, f64),
+    r: usize,
+    range: usize,
+) -> ((f64, f64), f64) {
     let (w, h) = (a.width as i64, a.height as i64);
     let (r, range) = (r as i64, range as i64);
     let (px, py) = (p.0.round() as i64, p.1.round() as i64);
     if px - r < 0 || py - r < 0 || px + r >= w || py + r >= h {
-        return p;
+        return (q0, -1.0);
     }
+    // The search is centred on `q0`, the guess in `b`.
+    let (gx, gy) = (q0.0.round() as i64, q0.1.round() as i64);
     let n = ((2 * r + 1) * (2 * r + 1)) as f64;
     let patch: Vec<f64> = (-r..=r)
         .flat_map(|dy| (-r..=r).map(move |dx| (dx, dy)))
@@ -149,15 +158,23 @@ fn track(a: &Plane, b: &Plane, p: (f64, f64), r: usize, range: usize) -> (f64, f
         .into_par_iter()
         .map(|dy| {
             (-range..=range)
-                .map(|dx| (score(px + dx, py + dy), px + dx, py + dy))
-                .fold((-2.0, px, py), |m, c| if c.0 > m.0 { c } else { m })
+                // A mild preference for small moves: the subject barely moves between
+                // neighbours, and repeated texture (stripes) matches almost as well further
+                // away.
+                .map(|dx| {
+                    let d = ((dx * dx + dy * dy) as f64).sqrt() / range.max(1) as f64;
+                    (score(gx + dx, gy + dy) - 0.2 * d, gx + dx, gy + dy)
+                })
+                .fold((-2.0, gx, gy), |m, c| if c.0 > m.0 { c } else { m })
         })
         .collect();
     let (best, bx, by) = rows
         .into_iter()
-        .fold((-2.0, px, py), |m, c| if c.0 > m.0 { c } else { m });
+        .fold((-2.0, gx, gy), |m, c| if c.0 > m.0 { c } else { m });
+    // The raw correlation at the chosen peak, for the threshold and the sub-pixel fit.
+    let best = if best > -2.0 { score(bx, by) } else { best };
     if best < 0.5 {
-        return p;
+        return (q0, best);
     }
     let sub = |m: f64, z: f64, q: f64| {
         let d = m - 2.0 * z + q;
@@ -169,7 +186,7 @@ fn track(a: &Plane, b: &Plane, p: (f64, f64), r: usize, range: usize) -> (f64, f
     };
     let fx = sub(score(bx - 1, by), best, score(bx + 1, by));
     let fy = sub(score(bx, by - 1), best, score(bx, by + 1));
-    (bx as f64 + fx, by as f64 + fy)
+    ((bx as f64 + fx, by as f64 + fy), best)
 }
 
 impl PlanarAlignment {
@@ -211,8 +228,21 @@ impl PlanarAlignment {
         };
         // The subject itself is followed by template matching: it sits near the rotation
         // centre of a bullet-time rig and barely moves, while everything around it does.
+        let (c0, x0, y0) = pick;
         let follow = |i: usize, j: usize, p: (f64, f64)| -> (f64, f64) {
-            track(&lumas[i], &lumas[j], p, (w / 40).max(6), w / 4)
+            let r = (w / 40).max(6);
+            let (q, score) = track(&lumas[i], &lumas[j], p, p, r, w / 4);
+            if score >= 0.8 {
+                return q;
+            }
+            // A weak match (the neighbour's patch changed too much): also try the picked
+            // camera's own patch, around the chained guess, and keep the better one.
+            let (q2, s2) = track(&lumas[c0], &lumas[j], (x0, y0), q, r, w / 8);
+            if s2 > score {
+                q2
+            } else {
+                q
+            }
         };
         let step = |i: usize, j: usize, p: (f64, f64)| -> Result<Similarity> {
             let g = global(i, j)?;
@@ -224,7 +254,6 @@ impl PlanarAlignment {
             })
         };
         let mut cams = vec![((0.0, 0.0), 1.0, 0.0); n];
-        let (c0, x0, y0) = pick;
         cams[c0] = ((x0, y0), 1.0, 0.0);
         for i in c0..n - 1 {
             let (p, s, a) = cams[i];
