@@ -40,6 +40,18 @@ impl Intrinsics {
         width as f64 / 2.0 / (hfov_deg.to_radians() / 2.0).tan()
     }
 
+    /// The same camera at an image `sx` times wider and `sy` times taller (pixel centres at
+    /// integer coordinates, so the principal point moves by half a pixel with the scale).
+    pub fn rescaled(&self, sx: f64, sy: f64) -> Intrinsics {
+        Intrinsics {
+            fx: self.fx * sx,
+            fy: self.fy * sy,
+            cx: (self.cx + 0.5) * sx - 0.5,
+            cy: (self.cy + 0.5) * sy - 0.5,
+            dist: self.dist,
+        }
+    }
+
     pub fn matrix(&self) -> Matrix3<f64> {
         Matrix3::new(self.fx, 0.0, self.cx, 0.0, self.fy, self.cy, 0.0, 0.0, 1.0)
     }

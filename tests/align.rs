@@ -9,25 +9,7 @@ mod common;
 use common::run;
 use std::path::Path;
 use timeslice::media;
-use timeslice::RgbImage;
-
-/// Centroid and area (pixels) of the red marker: every clearly red pixel, lit or shaded (the
-/// bright ones alone sit on the lit side and bias the centroid by pixels).
-fn marker(img: &RgbImage) -> Option<(f64, f64, f64)> {
-    let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
-    for y in 0..img.height {
-        for x in 0..img.width {
-            let [r, g, b] = img.pixel(x, y);
-            let (r, g, b) = (r as f64, g as f64, b as f64);
-            if r > 60.0 && r > 1.6 * g && r > 1.6 * b {
-                sx += x as f64;
-                sy += y as f64;
-                n += 1.0;
-            }
-        }
-    }
-    (n > 0.0).then(|| (sx / n, sy / n, n))
-}
+use timeslice::synth::find_marker as marker;
 
 fn check_rig(dir: &Path, layout: &[&str]) {
     check_rig_with(dir, layout, None);

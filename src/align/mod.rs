@@ -188,14 +188,8 @@ impl Alignment {
             let pts: Vec<(f64, f64)> = border.collect();
             maps.iter().all(|m| {
                 pts.iter().all(|&(x, y)| {
-                    m.to_source(x, y).is_some_and(|(u, v)| {
-                        // Pixel centres run from 0 to size - 1; a pixel covers half a pixel
-                        // either side.
-                        u >= -0.5
-                            && v >= -0.5
-                            && u <= m.source_size.0 as f64 - 0.5
-                            && v <= m.source_size.1 as f64 - 0.5
-                    })
+                    m.to_source(x, y)
+                        .is_some_and(|(u, v)| covers(m.source_size, u, v))
                 })
             })
         };
@@ -243,13 +237,12 @@ impl ViewMap {
     /// Which output pixels fall inside the source image.
     pub fn seen(&self) -> Vec<bool> {
         let (w, h) = self.out_size;
-        let (sw, sh) = (self.source_size.0 as f64, self.source_size.1 as f64);
         (0..w as usize * h as usize)
             .into_par_iter()
             .map(|i| {
                 let (x, y) = ((i % w as usize) as f64, (i / w as usize) as f64);
                 self.to_source(x, y)
-                    .is_some_and(|(u, v)| u >= -0.5 && v >= -0.5 && u <= sw - 0.5 && v <= sh - 0.5)
+                    .is_some_and(|(u, v)| covers(self.source_size, u, v))
             })
             .collect()
     }
@@ -360,13 +353,12 @@ fn box_blur(p: &mut [f32], w: usize, h: usize, r: usize) {
 /// Row `y` of [`ViewMap::warp`], compiled for the best SIMD level of the CPU.
 #[multiversion(targets("x86_64+avx+avx2+fma"))]
 fn warp_row(m: &ViewMap, img: &RgbImage, y: usize, row: &mut [u8]) {
-    let (sw, sh) = (img.width as f64, img.height as f64);
     for (x, px) in row.chunks_exact_mut(3).enumerate() {
         let Some((u, v)) = m.to_source(x as f64, y as f64) else {
             px.fill(0);
             continue;
         };
-        if u < -0.5 || v < -0.5 || u > sw - 0.5 || v > sh - 0.5 {
+        if !covers((img.width, img.height), u, v) {
             px.fill(0);
             continue;
         }
@@ -395,6 +387,13 @@ pub(crate) fn bilinear(img: &RgbImage, u: f64, v: f64) -> [u8; 3] {
         px[k] = (top + fy * (bot - top)).round().clamp(0.0, 255.0) as u8;
     }
     px
+}
+
+/// Whether (u, v) lies on an image of `size`: pixel centres run from 0 to size - 1, and a
+/// pixel covers half a pixel either side.
+#[inline(always)]
+pub(crate) fn covers(size: (u32, u32), u: f64, v: f64) -> bool {
+    u >= -0.5 && v >= -0.5 && u <= size.0 as f64 - 0.5 && v <= size.1 as f64 - 0.5
 }
 
 /// Normalised undistorted coordinates of a (distorted) pixel: a few fixed-point iterations

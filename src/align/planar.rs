@@ -297,7 +297,6 @@ impl PlanarAlignment {
 
     /// Zooms all views alike so that every view of `views` covers the whole frame.
     pub fn auto_crop(&mut self, views: &[(usize, usize, f32)]) {
-        let (sw, sh) = (self.source_size.0 as f64, self.source_size.1 as f64);
         let (ow, oh) = (self.out_size.0 as f64, self.out_size.1 as f64);
         let fits = |me: &PlanarAlignment| {
             views.iter().all(|&(a, b, t)| {
@@ -311,7 +310,7 @@ impl PlanarAlignment {
                 .iter()
                 .all(|&(x, y)| {
                     let (u, w) = me.to_source(v, x, y);
-                    u >= -0.5 && w >= -0.5 && u <= sw - 0.5 && w <= sh - 0.5
+                    super::covers(me.source_size, u, w)
                 })
             })
         };
@@ -331,12 +330,11 @@ impl PlanarAlignment {
     pub fn seen(&self, from: usize, to: usize, t: f32) -> Vec<bool> {
         let v = self.view(from, to, t);
         let (w, h) = (self.out_size.0 as usize, self.out_size.1 as usize);
-        let (sw, sh) = (self.source_size.0 as f64, self.source_size.1 as f64);
         (0..w * h)
             .into_par_iter()
             .map(|i| {
                 let (u, vv) = self.to_source(v, (i % w) as f64, (i / w) as f64);
-                u >= -0.5 && vv >= -0.5 && u <= sw - 0.5 && vv <= sh - 0.5
+                super::covers(self.source_size, u, vv)
             })
             .collect()
     }
@@ -347,14 +345,13 @@ impl PlanarAlignment {
         let v = self.view(from, to, t);
         let (w, h) = self.out_size;
         let mut out = RgbImage::new(w, h);
-        let (sw, sh) = (img.width as f64, img.height as f64);
         out.data
             .par_chunks_mut(w as usize * 3)
             .enumerate()
             .for_each(|(y, row)| {
                 for (x, px) in row.chunks_exact_mut(3).enumerate() {
                     let (u, vv) = self.to_source(v, x as f64, y as f64);
-                    if u < -0.5 || vv < -0.5 || u > sw - 0.5 || vv > sh - 0.5 {
+                    if !super::covers((img.width, img.height), u, vv) {
                         continue;
                     }
                     px.copy_from_slice(&super::bilinear(img, u, vv));

@@ -87,11 +87,7 @@ pub fn match_cameras(
                         ),
                     ));
                 }
-                let k = &mut c.intrinsics;
-                k.fx *= sx;
-                k.fy *= sy;
-                k.cx = (k.cx + 0.5) * sx - 0.5;
-                k.cy = (k.cy + 0.5) * sy - 0.5;
+                c.intrinsics = c.intrinsics.rescaled(sx, sy);
                 (c.width, c.height) = size;
             }
             Ok(c)

@@ -83,14 +83,7 @@ fn scaled(y: &CameraYaml, project: &Project, a: &RigArgs) -> Result<Intrinsics> 
         )
         .into());
     }
-    let k = y.intrinsics;
-    Ok(Intrinsics {
-        fx: k.fx * sx,
-        fy: k.fy * sy,
-        cx: (k.cx + 0.5) * sx - 0.5,
-        cy: (k.cy + 0.5) * sy - 0.5,
-        dist: k.dist,
-    })
+    Ok(y.intrinsics.rescaled(sx, sy))
 }
 
 /// Calibrates `project` from one frame per camera at `at` (frame 0 when `None`) and writes

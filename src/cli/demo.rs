@@ -12,9 +12,9 @@ use timeslice::media::preset::OutputPreset;
 use timeslice::progress::Progress;
 use timeslice::project::{Layout, Project};
 use timeslice::render::{render, Focus, RenderOptions, TimeMode};
-use timeslice::synth::SampleSpec;
+use timeslice::synth::{find_marker, SampleSpec};
 use timeslice::timeline::Ease;
-use timeslice::{RgbImage, TimeSpec};
+use timeslice::TimeSpec;
 
 /// Generate a 12-camera rig (a 90 degree arc, each camera aimed a few degrees off and rolled),
 /// calibrate it from its own footage, and render a replay of its event: live on the first
@@ -26,24 +26,6 @@ pub struct Args {
     /// Output folder.
     #[arg(long, short, default_value = "demo-out")]
     out: PathBuf,
-}
-
-/// Centroid of the red marker in a frame (the demo knows its subject is red; a user picks
-/// the subject with --focus-px instead).
-fn red_marker(img: &RgbImage) -> Option<(f64, f64)> {
-    let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
-    for y in 0..img.height {
-        for x in 0..img.width {
-            let [r, g, b] = img.pixel(x, y);
-            let (r, g, b) = (r as f64, g as f64, b as f64);
-            if r > 60.0 && r > 1.6 * g && r > 1.6 * b {
-                sx += x as f64;
-                sy += y as f64;
-                n += 1.0;
-            }
-        }
-    }
-    (n > 0.0).then(|| (sx / n, sy / n))
 }
 
 pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
@@ -84,7 +66,8 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
     for cam in [&project.cameras[2], &project.cameras[9]] {
         let mut src = media::open(&project.source_path(cam))?;
         let img = src.frame(made.event_frame as i64)?;
-        let (x, y) = red_marker(&img).with_context(|| format!("no marker in {}", cam.name))?;
+        // The demo knows its subject is the red marker; a user picks it with --focus-px.
+        let (x, y, _) = find_marker(&img).with_context(|| format!("no marker in {}", cam.name))?;
         picks.push((cam.name.clone(), x, y));
     }
 

@@ -32,8 +32,9 @@
 //!
 //! The hot row and patch kernels are compiled twice with the `multiversion` crate, for
 //! AVX2+FMA and for the baseline, and the CPU picks at run time: the release binary stays
-//! portable and still gets 8-wide vectors (about 35% fewer instructions per flow). No
-//! explicit FMA is used, so both versions give bit-identical flows.
+//! portable and still gets 8-wide vectors (cachegrind: 2.63 G -> 2.05 G instructions for three
+//! 1080p flows, PNG decoding included). No explicit FMA is used, so both versions do the same
+//! arithmetic (the peer benchmark's EPEs were unchanged to three decimals).
 //!
 //! Conventions: (u, v) in pixels from the first image to the second; pixel (0, 0) is the centre
 //! of the top-left pixel. Parallel work is split into pieces of fixed size, so results are the

@@ -270,6 +270,26 @@ impl SampleRig {
     }
 }
 
+/// Where the red marker (at the rig's focus point) is in a frame of sample footage: the
+/// centroid and the count of every clearly red pixel, lit or shaded, as it survives lossy
+/// encoding (the bright pixels alone sit on the lit side and bias the centroid by pixels).
+/// `None` when the frame shows no marker.
+pub fn find_marker(img: &RgbImage) -> Option<(f64, f64, f64)> {
+    let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
+    for y in 0..img.height {
+        for x in 0..img.width {
+            let [r, g, b] = img.pixel(x, y);
+            let (r, g, b) = (r as f64, g as f64, b as f64);
+            if r > 60.0 && r > 1.6 * g && r > 1.6 * b {
+                sx += x as f64;
+                sy += y as f64;
+                n += 1.0;
+            }
+        }
+    }
+    (n > 0.0).then(|| (sx / n, sy / n, n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
