@@ -570,22 +570,68 @@ fn plan_resolved(
 
 /// A view resampled into its virtual camera, its unseen parts filled as `fill` asks.
 fn aligned(al: &Aligner, fill: Fill, from: usize, to: usize, t: f32, img: &RgbImage) -> RgbImage {
-    match al {
-        Aligner::Calibrated(al) => {
-            let m = al.view_map(from, to, t);
-            let mut out = m.warp(img);
-            if fill == Fill::Blur {
-                crate::align::fill_blur(&mut out, &m.seen());
-            }
-            out
+    let mut out = match al {
+        Aligner::Calibrated(al) => al.view_map(from, to, t).warp(img),
+        Aligner::Planar(al) => al.warp(from, to, t, img),
+    };
+    if fill == Fill::Blur {
+        crate::align::fill_blur(&mut out, &al.seen(from, to, t));
+    }
+    out
+}
+
+/// A camera's pixels -> output pixels (see [`Aligner::to_output`]).
+type OutputMap<'a> = Box<dyn Fn(f64, f64) -> Option<(f64, f64)> + Sync + 'a>;
+
+impl Aligner {
+    /// Which output pixels the view between `from` and `to` at `t` sees.
+    fn seen(&self, from: usize, to: usize, t: f32) -> Vec<bool> {
+        match self {
+            Aligner::Calibrated(al) => al.view_map(from, to, t).seen(),
+            Aligner::Planar(al) => al.seen(from, to, t),
         }
-        Aligner::Planar(al) => {
-            let mut out = al.warp(from, to, t, img);
-            if fill == Fill::Blur {
-                let seen = al.seen(from, to, t);
-                crate::align::fill_blur(&mut out, &seen);
+    }
+
+    /// The map from camera `camera`'s pixels into the output.
+    fn to_output(&self, camera: usize) -> OutputMap<'_> {
+        match self {
+            Aligner::Calibrated(al) => {
+                let m = al.view_map(camera, camera, 0.0);
+                Box::new(move |u, v| m.to_output(u, v))
             }
-            out
+            Aligner::Planar(al) => Box::new(move |u, v| Some(al.to_output(camera, u, v))),
+        }
+    }
+
+    /// The view at `t` between cameras `from` and `to` (images `a` and `b`), synthesized in
+    /// the output frame (see [`PairFlow::aligned`]).
+    fn pair(
+        &self,
+        (from, a): (usize, &RgbImage),
+        (to, b): (usize, &RgbImage),
+        params: &crate::flow::FlowParams,
+    ) -> Result<PairFlow> {
+        let (wa, wb) = rayon::join(
+            || aligned(self, Fill::Black, from, from, 0.0, a),
+            || aligned(self, Fill::Black, to, to, 0.0, b),
+        );
+        let (ta, tb) = (self.to_output(from), self.to_output(to));
+        PairFlow::aligned((a, &wa, &*ta), (b, &wb, &*tb), params)
+    }
+
+    /// Fills what the view between `from` and `to` at `t` does not see, as `fill` asks (a
+    /// synthesized view's hole filling covers it otherwise).
+    fn fill(&self, fill: Fill, from: usize, to: usize, t: f32, img: &mut RgbImage) {
+        match fill {
+            Fill::Crop => {}
+            Fill::Black => {
+                for (px, seen) in img.data.chunks_exact_mut(3).zip(self.seen(from, to, t)) {
+                    if !seen {
+                        px.fill(0);
+                    }
+                }
+            }
+            Fill::Blur => crate::align::fill_blur(img, &self.seen(from, to, t)),
         }
     }
 }
@@ -772,18 +818,18 @@ pub fn render(
                 // Pushed straight from `decoded` below.
                 Job::Camera { .. } => Ok(Vec::new()),
                 Job::Pair { from, to, views } => {
-                    let pair = PairFlow::compute(image(*from), image(*to), &opts.flow)?;
+                    let (a, b) = (image(*from), image(*to));
+                    let pair = match &alignment {
+                        None => PairFlow::compute(a, b, &opts.flow)?,
+                        Some(al) => al.pair((from.0, a), (to.0, b), &opts.flow)?,
+                    };
                     Ok(views
                         .iter()
                         .map(|&(t, held)| {
-                            // Aligned views are synthesized at the cameras' resolution and
-                            // then resampled into the virtual camera: splatting straight into
-                            // a zoomed output leaves gaps between the splatted pixels.
-                            let view = pair.synthesize(t);
-                            let view = match &alignment {
-                                None => view,
-                                Some(al) => aligned(al, opts.fill, from.0, to.0, t, &view),
-                            };
+                            let mut view = pair.synthesize(t);
+                            if let Some(al) = &alignment {
+                                al.fill(opts.fill, from.0, to.0, t, &mut view);
+                            }
                             (view, held)
                         })
                         .collect())

@@ -1,8 +1,8 @@
 //! Alignment end to end: a rig of deliberately mis-aimed and rolled cameras, rendered with its
 //! calibration, keeps the red marker (which sits at the focus point) at the frame centre and
-//! at one size in every output frame. The cameras' own frames are checked (`--interp 0`):
-//! synthesized views go through the same map, but at these sizes and spacings the synthesis
-//! itself still smears the small marker (issue 4), which would hide what is measured here.
+//! at one size in every output frame: the cameras' own frames (`--interp 0`), and whole
+//! orbits of synthesized views, which are matched in the aligned frame where the subject
+//! cannot smear.
 
 mod common;
 
@@ -11,20 +11,32 @@ use std::path::Path;
 use timeslice::media;
 use timeslice::synth::find_marker as marker;
 
-fn check_rig(dir: &Path, layout: &[&str]) {
-    check_rig_with(dir, layout, None);
+/// A test rig: layout arguments and camera count.
+struct Rig<'a> {
+    layout: &'a [&'a str],
+    cameras: &'a str,
 }
 
-/// Renders the rig's camera frames aligned either with its calibration (`pick` None) or with
-/// the 2D fallback from the marker picked in camera 1 (`pick` Some), and checks the marker.
-fn check_rig_with(dir: &Path, layout: &[&str], pick: Option<()>) {
+/// What the clip holds and how it is aligned.
+#[derive(Clone, Copy, PartialEq)]
+enum Views {
+    /// The cameras' own frames, aligned with the calibration.
+    Cameras,
+    /// The same with the 2D fallback from the marker picked in camera 1.
+    Picked,
+    /// A whole orbit at 10 fps, nearly all of it synthesized, with the calibration.
+    Orbit,
+}
+
+/// Renders the rig as `views` asks and checks the marker in every frame.
+fn check_rig(dir: &Path, rig_spec: Rig, views: Views) {
     let rig = dir.join("rig");
     let mut args = vec![
         "samples",
         "--out",
         rig.to_str().unwrap(),
         "--cameras",
-        "8",
+        rig_spec.cameras,
         "--size",
         "480x270",
         "--frames",
@@ -34,47 +46,45 @@ fn check_rig_with(dir: &Path, layout: &[&str], pick: Option<()>) {
         "--roll-jitter",
         "3",
     ];
-    args.extend(layout);
+    args.extend(rig_spec.layout);
     let r = run(&args);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let out = dir.join("clip.mp4");
     let colmap = rig.join("truth").join("colmap");
-    let align: Vec<String> = match pick {
-        None => vec![
-            "--calibration".into(),
-            colmap.to_str().unwrap().into(),
-            "--focus".into(),
-            "0,0,1".into(),
-        ],
-        Some(()) => {
+    let mut args: Vec<String> = ["render", rig.to_str().unwrap(), "--at", "frame:1"]
+        .map(String::from)
+        .to_vec();
+    match views {
+        Views::Cameras | Views::Orbit => args.extend(
+            [
+                "--calibration",
+                colmap.to_str().unwrap(),
+                "--focus",
+                "0,0,1",
+            ]
+            .map(String::from),
+        ),
+        Views::Picked => {
             // The user's pick: the marker in camera 1 (found here by its colour).
             let mut src = media::open(&rig.join("cam01.mp4")).unwrap();
             let (x, y, _) = marker(&src.frame(1).unwrap()).unwrap();
-            vec!["--focus-px".into(), format!("cam01:{x:.2},{y:.2}")]
+            args.extend(["--focus-px".into(), format!("cam01:{x:.2},{y:.2}")]);
         }
+    }
+    let (fps, duration, interp) = match views {
+        Views::Orbit => ("10", "3", None),
+        _ => ("10", "1.6", Some("0")),
     };
-    let mut args: Vec<&str> = vec!["render", rig.to_str().unwrap(), "--at", "frame:1"];
-    args.extend(align.iter().map(|s| s.as_str()));
-    let r = run(&[
-        &args[..],
-        &[
-            "--fps",
-            "10",
-            "--duration",
-            "1.6",
-            "--interp",
-            "0",
-            "--crf",
-            "12",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    ]
-    .concat());
+    args.extend(["--fps", fps, "--duration", duration, "--crf", "12"].map(String::from));
+    if let Some(k) = interp {
+        args.extend(["--interp".into(), k.into()]);
+    }
+    args.extend(["--out".into(), out.to_str().unwrap().into()]);
+    let r = run(&args.iter().map(|s| s.as_str()).collect::<Vec<_>>());
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mut src = media::open(&out).unwrap();
     let n = src.info().frame_count as i64;
-    assert_eq!(n, 16);
+    assert_eq!(n, if views == Views::Orbit { 30 } else { 16 });
     let mut areas = Vec::new();
     for i in 0..n {
         let img = src.frame(i).unwrap();
@@ -91,37 +101,69 @@ fn check_rig_with(dir: &Path, layout: &[&str], pick: Option<()>) {
         );
         areas.push(area);
     }
-    // One size throughout (pixel counts of a small disc vary a little with its sub-pixel
-    // position and the synthesis).
     let mean = areas.iter().sum::<f64>() / areas.len() as f64;
     for (i, a) in areas.iter().enumerate() {
-        assert!(
-            (a / mean - 1.0).abs() < 0.2,
-            "frame {i}: marker area {a} vs mean {mean}"
-        );
+        if views == Views::Orbit {
+            // Synthesized views lose some of the small disc's edge pixels, never the disc
+            // (measured 2026-11-29: the smallest was 0.5x the mean on the ring).
+            assert!(a / mean > 0.3, "frame {i}: marker area {a} vs mean {mean}");
+        } else {
+            // One size throughout (pixel counts of a small disc vary a little with its
+            // sub-pixel position).
+            assert!(
+                (a / mean - 1.0).abs() < 0.2,
+                "frame {i}: marker area {a} vs mean {mean}"
+            );
+        }
     }
 }
+
+const RING: Rig = Rig {
+    layout: &["--layout", "ring"],
+    cameras: "8",
+};
+const ARC: Rig = Rig {
+    layout: &["--layout", "arc", "--arc-degrees", "120"],
+    cameras: "8",
+};
 
 #[test]
 fn mis_aimed_ring_keeps_the_marker_centred() {
     let d = tempfile::tempdir().unwrap();
-    check_rig(d.path(), &["--layout", "ring"]);
+    check_rig(d.path(), RING, Views::Cameras);
 }
 
 #[test]
 fn mis_aimed_arc_keeps_the_marker_centred() {
     let d = tempfile::tempdir().unwrap();
-    check_rig(d.path(), &["--layout", "arc", "--arc-degrees", "120"]);
+    check_rig(d.path(), ARC, Views::Cameras);
 }
 
 #[test]
 fn without_a_calibration_the_picked_subject_is_chained_round_the_rig() {
     let d = tempfile::tempdir().unwrap();
-    check_rig_with(
-        d.path(),
-        &["--layout", "arc", "--arc-degrees", "120"],
-        Some(()),
-    );
+    check_rig(d.path(), ARC, Views::Picked);
+}
+
+#[test]
+fn synthesized_orbit_of_a_mis_aimed_ring_keeps_the_marker_centred() {
+    // 12 cameras 30 degrees apart: 24 of the 30 frames are synthesized.
+    let d = tempfile::tempdir().unwrap();
+    let ring = Rig {
+        layout: &["--layout", "ring"],
+        cameras: "12",
+    };
+    check_rig(d.path(), ring, Views::Orbit);
+}
+
+#[test]
+fn synthesized_orbit_of_a_mis_aimed_arc_keeps_the_marker_centred() {
+    let d = tempfile::tempdir().unwrap();
+    let arc = Rig {
+        layout: &["--layout", "arc", "--arc-degrees", "90"],
+        cameras: "12",
+    };
+    check_rig(d.path(), arc, Views::Orbit);
 }
 
 #[test]

@@ -15,12 +15,13 @@
 //! rotation (plus the change of focal length and the removal of lens distortion): a
 //! [`ViewMap`] maps source pixels to output pixels exactly, whatever the depth, and
 //! [`ViewMap::warp`] resamples a view through it once (bilinear), lens undistortion included.
-//! Synthesized views are made at the cameras' resolution and then warped the same way: that
-//! is a second resampling for them, because splatting straight into the output (tried) leaves
-//! gaps between splatted pixels wherever the virtual camera zooms in, which the hole filling
-//! then smears. [`Alignment::auto_crop`] zooms all virtual cameras alike to the largest
-//! output-aspect rectangle that every view fills (or the caller keeps the full frame and fills
-//! the rest with black).
+//! Synthesized views are made in the output frame directly: the pair is matched between the
+//! two cameras' aligned frames, and each camera pixel is splatted from its place there along
+//! the flow, with a kernel as wide as the local magnification so that a zoomed-in output has
+//! no gaps: one resampling, like the cameras' own frames (see
+//! [`crate::interp::PairFlow::aligned`]). [`Alignment::auto_crop`] zooms all virtual cameras
+//! alike to the largest output-aspect rectangle that every view fills (or the caller keeps
+//! the full frame and fills the rest with black).
 //!
 //! This is the geometry of Zhang et al. style "frozen moment" stabilisation used by replay
 //! systems; see Hartley and Zisserman, "Multiple View Geometry" (2nd ed.), section 8.4 for the

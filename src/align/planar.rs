@@ -284,6 +284,18 @@ impl PlanarAlignment {
         )
     }
 
+    /// Pixel of camera `camera` -> output pixel (the inverse of the camera's view map).
+    pub fn to_output(&self, camera: usize, u: f64, v: f64) -> (f64, f64) {
+        let ((px, py), s, a) = self.cameras[camera];
+        let (ow, oh) = (self.out_size.0 as f64, self.out_size.1 as f64);
+        let k = ow / self.source_size.0 as f64 * self.zoom / s;
+        let (du, dv) = (u - px, v - py);
+        let (c, n) = (a.cos(), a.sin());
+        // The transpose of the rotation in `to_source`.
+        let (dx, dy) = (c * du + n * dv, -n * du + c * dv);
+        (dx * k + (ow - 1.0) / 2.0, dy * k + (oh - 1.0) / 2.0)
+    }
+
     /// Output pixel -> source pixel of the view.
     fn to_source(&self, v: ((f64, f64), f64, f64), x: f64, y: f64) -> (f64, f64) {
         let ((px, py), s, a) = v;
@@ -389,5 +401,23 @@ mod tests {
         pairs.push(((1.0, 1.0), (90.0, 90.0)));
         let s = fit(&pairs, 0.5).unwrap();
         assert!((s.s - 1.1).abs() < 1e-9, "{s:?}");
+    }
+
+    #[test]
+    fn to_output_inverts_the_view_map() {
+        let al = PlanarAlignment {
+            cameras: vec![((300.0, 200.0), 1.2, 0.1), ((320.0, 190.0), 0.9, -0.2)],
+            source_size: (640, 360),
+            out_size: (480, 270),
+            zoom: 1.3,
+        };
+        for c in 0..2 {
+            let v = al.view(c, c, 0.0);
+            for (x, y) in [(0.0, 0.0), (239.5, 134.5), (400.0, 17.0)] {
+                let (u, w) = al.to_source(v, x, y);
+                let (bx, by) = al.to_output(c, u, w);
+                assert!((bx - x).abs() < 1e-9 && (by - y).abs() < 1e-9, "{bx} {by}");
+            }
+        }
     }
 }

@@ -14,6 +14,16 @@
 //! Flows are computed once per camera pair ([`PairFlow`]) and reused for every `t`. The flow
 //! runs on luminance; colour goes in and comes out. `nearest` and `crossfade` are the
 //! baselines to beat.
+//!
+//! With an alignment (virtual cameras that look at the subject, [`crate::align`]) the pair is
+//! matched in the aligned output frame instead ([`PairFlow::aligned`]): both cameras are
+//! first warped to their virtual cameras, where the subject sits still at the centre and the
+//! rig's rotation is gone, so the flow is only the parallax about the subject. This is the
+//! prewarp of Seitz and Dyer's "View Morphing" (SIGGRAPH 1996), which makes linear motion
+//! of image points a physically valid in-between view; the subject at the focus cannot
+//! smear, however small it is. The colours still come from the cameras' own pixels: each is
+//! splatted from its place in the output along the flow found there, so a synthesized view
+//! is resampled once, like the cameras' own frames.
 
 mod baselines;
 mod blend;
@@ -24,6 +34,7 @@ pub use baselines::{crossfade, nearest};
 use crate::error::{Error, Result};
 use crate::flow::consistency::{consistency, ConsistencyParams};
 use crate::flow::global_search::compute_flow_large;
+use crate::flow::warp::{sample_clamped, sample_raw};
 use crate::flow::{FlowField, FlowParams};
 use crate::frame::{Plane, RgbImage};
 use multiversion::multiversion;
@@ -56,7 +67,23 @@ pub struct PairFlow {
     /// exp(importance) per pixel of A and of B.
     weight_a: Plane,
     weight_b: Plane,
+    /// For a pair matched in an aligned output: where the cameras' pixels go.
+    placed: Option<Placed>,
 }
+
+/// Where each pixel of A and of B sits in the aligned output (`base`), the flow found there
+/// (`motion`), the output's size and the splat kernel's radius.
+struct Placed {
+    out: (usize, usize),
+    radius: f32,
+    base_a: [Vec<f32>; 2],
+    motion_a: [Vec<f32>; 2],
+    base_b: [Vec<f32>; 2],
+    motion_b: [Vec<f32>; 2],
+}
+
+/// A map from a camera's pixels (distorted) to the aligned output's, `None` where it has none.
+pub type ToOutput<'a> = &'a (dyn Fn(f64, f64) -> Option<(f64, f64)> + Sync);
 
 impl PairFlow {
     /// Computes both flows (in parallel, each seeded by the large-displacement search) and the
@@ -105,12 +132,91 @@ impl PairFlow {
             bwd,
             weight_a,
             weight_b,
+            placed: None,
+        })
+    }
+
+    /// A pair matched in an aligned output: `a` and `b` are the cameras' images, `warped_a`
+    /// and `warped_b` the same resampled into their virtual cameras (black where a camera
+    /// has no image), `to_a` and `to_b` the maps from the cameras' pixels into the output.
+    /// The views it synthesizes are output frames.
+    pub fn aligned(
+        (a, warped_a, to_a): (&RgbImage, &RgbImage, ToOutput),
+        (b, warped_b, to_b): (&RgbImage, &RgbImage, ToOutput),
+        params: &FlowParams,
+    ) -> Result<PairFlow> {
+        if (a.width, a.height) != (b.width, b.height)
+            || (warped_a.width, warped_a.height) != (warped_b.width, warped_b.height)
+        {
+            return Err(Error::usage(
+                "the two views differ in size; view synthesis needs images of one size",
+            ));
+        }
+        let (la, lb) = (Plane::luma(warped_a), Plane::luma(warped_b));
+        let (fwd, bwd) = rayon::join(
+            || compute_flow_large(&la, &lb, params),
+            || compute_flow_large(&lb, &la, params),
+        );
+        let (mut fwd, mut bwd) = (fwd?, bwd?);
+        rayon::join(
+            || focus_plane(&la, &lb, &mut fwd),
+            || focus_plane(&lb, &la, &mut bwd),
+        );
+        let ca = consistency(&fwd, &bwd, ConsistencyParams::default())?;
+        let cb = consistency(&bwd, &fwd, ConsistencyParams::default())?;
+        let imp_a = importance(&la, &lb, &fwd, &ca.confidence);
+        let imp_b = importance(&lb, &la, &bwd, &cb.confidence);
+        let (w, h) = (a.width as usize, a.height as usize);
+        let (base_a, motion_a, weight_a) = place(w, h, to_a, &fwd, &imp_a);
+        let (base_b, motion_b, weight_b) = place(w, h, to_b, &bwd, &imp_b);
+        let radius = magnification(w, h, to_a).max(magnification(w, h, to_b));
+        Ok(PairFlow {
+            a: Plane::channels(a),
+            b: Plane::channels(b),
+            fwd,
+            bwd,
+            weight_a,
+            weight_b,
+            placed: Some(Placed {
+                out: (warped_a.width as usize, warped_a.height as usize),
+                radius: radius.max(1.0) as f32,
+                base_a,
+                motion_a,
+                base_b,
+                motion_b,
+            }),
         })
     }
 
     /// The view at `t` (0 = A, 1 = B).
     pub fn synthesize(&self, t: f32) -> RgbImage {
         let t = t.clamp(0.0, 1.0);
+        if let Some(p) = &self.placed {
+            let (w, h) = (self.weight_a.width, self.weight_a.height);
+            fn motion<'a>(
+                w: usize,
+                h: usize,
+                b: &'a [Vec<f32>; 2],
+                m: &'a [Vec<f32>; 2],
+            ) -> splat::Motion<'a> {
+                splat::Motion {
+                    width: w,
+                    height: h,
+                    base: Some((&b[0], &b[1])),
+                    u: &m[0],
+                    v: &m[1],
+                }
+            }
+            let (ma, mb) = (
+                motion(w, h, &p.base_a, &p.motion_a),
+                motion(w, h, &p.base_b, &p.motion_b),
+            );
+            let (sa, sb) = rayon::join(
+                || splat::splat(&self.a, &ma, t, &self.weight_a, p.out, p.radius),
+                || splat::splat(&self.b, &mb, 1.0 - t, &self.weight_b, p.out, p.radius),
+            );
+            return Plane::to_rgb(&blend::blend(&sa, &sb, t));
+        }
         // The ends are the cameras themselves, exactly.
         if t == 0.0 {
             return Plane::to_rgb(&self.a);
@@ -118,12 +224,133 @@ impl PairFlow {
         if t == 1.0 {
             return Plane::to_rgb(&self.b);
         }
+        fn motion(f: &FlowField) -> splat::Motion<'_> {
+            splat::Motion {
+                width: f.width,
+                height: f.height,
+                base: None,
+                u: &f.u,
+                v: &f.v,
+            }
+        }
+        let (ma, mb) = (motion(&self.fwd), motion(&self.bwd));
+        let size = (self.fwd.width, self.fwd.height);
         let (sa, sb) = rayon::join(
-            || splat::splat(&self.a, &self.fwd, t, &self.weight_a),
-            || splat::splat(&self.b, &self.bwd, 1.0 - t, &self.weight_b),
+            || splat::splat(&self.a, &ma, t, &self.weight_a, size, 1.0),
+            || splat::splat(&self.b, &mb, 1.0 - t, &self.weight_b, size, 1.0),
         );
         Plane::to_rgb(&blend::blend(&sa, &sb, t))
     }
+}
+
+/// Half the side of the window that compares the flow with the focus plane.
+const WINDOW: i64 = 2;
+/// How much better (in summed absolute luma difference) the focus plane must explain a
+/// pixel's window than the flow does to replace it.
+const FOCUS_PLANE_MARGIN: f32 = 0.6;
+
+/// The focus-plane candidate of an aligned pair. In the aligned output both cameras see the
+/// focus point at the centre and everything at its depth nearly in place, so "no motion" is a
+/// second hypothesis for every pixel besides the flow: where it explains the pixel's
+/// neighbourhood (5x5 luma) clearly better, it wins. This is a two-label plane sweep; it
+/// saves small things at the subject (the marker, a ball, a hand) that the coarse levels of
+/// the flow give the background's motion.
+fn focus_plane(src: &Plane, dst: &Plane, flow: &mut FlowField) {
+    let w = src.width;
+    let (fu, fv) = (&mut flow.u, &mut flow.v);
+    fu.par_chunks_mut(w)
+        .zip(fv.par_chunks_mut(w))
+        .enumerate()
+        .for_each(|(y, (u, v))| focus_plane_row(src, dst, y, u, v));
+}
+
+/// Row `y` of [`focus_plane`], compiled for the best SIMD level of the CPU.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn focus_plane_row(src: &Plane, dst: &Plane, y: usize, us: &mut [f32], vs: &mut [f32]) {
+    let (w, h) = (src.width as i64, src.height as i64);
+    let at =
+        |p: &Plane, x: i64, y: i64| p.data[(y.clamp(0, h - 1) * w + x.clamp(0, w - 1)) as usize];
+    for x in 0..w as usize {
+        let (u, v) = (us[x], vs[x]);
+        if !FlowField::is_known(u, v) || (u.abs() < 0.5 && v.abs() < 0.5) {
+            continue;
+        }
+        let (mut still, mut moved) = (0.0f32, 0.0f32);
+        for dy in -WINDOW..=WINDOW {
+            for dx in -WINDOW..=WINDOW {
+                let (sx, sy) = (x as i64 + dx, y as i64 + dy);
+                let a = at(src, sx, sy);
+                still += (a - at(dst, sx, sy)).abs();
+                moved += (a - sample_clamped(dst, sx as f32 + u, sy as f32 + v)).abs();
+            }
+        }
+        if still < FOCUS_PLANE_MARGIN * moved {
+            us[x] = 0.0;
+            vs[x] = 0.0;
+        }
+    }
+}
+
+/// For each pixel of a `w` x `h` camera: its place in the output (NaN where it has none), the
+/// output flow there (NaN where unknown) and its importance there.
+fn place(
+    w: usize,
+    h: usize,
+    to_out: ToOutput,
+    flow: &FlowField,
+    importance: &Plane,
+) -> ([Vec<f32>; 2], [Vec<f32>; 2], Plane) {
+    let n = w * h;
+    let (mut bx, mut by) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+    let (mut mu, mut mv) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+    let mut weight = Plane::new(w, h);
+    let (fw, fh) = (flow.width, flow.height);
+    bx.par_chunks_mut(w)
+        .zip(by.par_chunks_mut(w))
+        .zip(mu.par_chunks_mut(w))
+        .zip(mv.par_chunks_mut(w))
+        .zip(weight.data.par_chunks_mut(w))
+        .enumerate()
+        .for_each(|(y, ((((bx, by), mu), mv), wt))| {
+            for x in 0..w {
+                let Some((ox, oy)) = to_out(x as f64, y as f64) else {
+                    continue;
+                };
+                let (ox, oy) = (ox as f32, oy as f32);
+                // The flow at that place, unless a neighbour of it is unknown.
+                let (cx, cy) = (
+                    ox.clamp(0.0, (fw - 1) as f32),
+                    oy.clamp(0.0, (fh - 1) as f32),
+                );
+                let (x0, y0) = (cx as usize, cy as usize);
+                let known = [(x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1)]
+                    .iter()
+                    .all(|&(i, j)| {
+                        let k = j.min(fh - 1) * fw + i.min(fw - 1);
+                        FlowField::is_known(flow.u[k], flow.v[k])
+                    });
+                if !known {
+                    continue;
+                }
+                bx[x] = ox;
+                by[x] = oy;
+                mu[x] = sample_raw(&flow.u, fw, fh, ox, oy);
+                mv[x] = sample_raw(&flow.v, fw, fh, ox, oy);
+                wt[x] = sample_clamped(importance, ox, oy);
+            }
+        });
+    ([bx, by], [mu, mv], weight)
+}
+
+/// How many output pixels one camera pixel spans at the image centre (the larger of the two
+/// directions): the splat kernel's radius that leaves no gaps.
+fn magnification(w: usize, h: usize, to_out: ToOutput) -> f64 {
+    let (cx, cy) = (w as f64 / 2.0, h as f64 / 2.0);
+    let step = |dx: f64, dy: f64| match (to_out(cx, cy), to_out(cx + dx, cy + dy)) {
+        (Some(p), Some(q)) => ((q.0 - p.0).powi(2) + (q.1 - p.1).powi(2)).sqrt(),
+        _ => 1.0,
+    };
+    step(1.0, 0.0).max(step(0.0, 1.0))
 }
 
 /// exp(importance) of each pixel of `src`, whose flow to `dst` is `flow`.
@@ -155,7 +382,7 @@ fn importance_row(
             *o = 0.0;
             continue;
         }
-        let seen = crate::flow::warp::sample_clamped(dst, x as f32 + u, y as f32 + v);
+        let seen = sample_clamped(dst, x as f32 + u, y as f32 + v);
         let err = (src.data[i] - seen).abs();
         let z = -BRIGHTNESS * err - CONSISTENCY * (1.0 - confidence.data[i]);
         *o = z.max(-30.0).exp();
