@@ -146,6 +146,18 @@ fn without_a_calibration_the_picked_subject_is_chained_round_the_rig() {
 }
 
 #[test]
+fn the_picked_subject_is_followed_past_striped_texture() {
+    // On this arc the marker sits on a striped pillar whose stripes drew a single-size
+    // template 66 px off at camera 9 (before templates were checked by tracking back).
+    let d = tempfile::tempdir().unwrap();
+    let arc = Rig {
+        layout: &["--layout", "arc", "--arc-degrees", "90"],
+        cameras: "12",
+    };
+    check_rig(d.path(), arc, Views::Picked);
+}
+
+#[test]
 fn synthesized_orbit_of_a_mis_aimed_ring_keeps_the_marker_centred() {
     // 12 cameras 30 degrees apart: 24 of the 30 frames are synthesized.
     let d = tempfile::tempdir().unwrap();

@@ -230,6 +230,24 @@ impl PlanarAlignment {
         // centre of a bullet-time rig and barely moves, while everything around it does.
         let (c0, x0, y0) = pick;
         let follow = |i: usize, j: usize, p: (f64, f64)| -> (f64, f64) {
+            // Templates of three sizes, each checked by tracking back: a template larger
+            // than the subject also holds background, which moves, while a smaller one may
+            // match repeated texture; the smallest that tracks back to where it started wins.
+            let mut consistent = None;
+            for r in [(w / 60).max(5), (w / 40).max(6), (w / 27).max(8)] {
+                let (q, score) = track(&lumas[i], &lumas[j], p, p, r, w / 4);
+                if score < 0.8 {
+                    continue;
+                }
+                let (back, _) = track(&lumas[j], &lumas[i], q, p, r, w / 8);
+                if (back.0 - p.0).hypot(back.1 - p.1) <= 1.5 {
+                    consistent = Some(q);
+                    break;
+                }
+            }
+            if let Some(q) = consistent {
+                return q;
+            }
             let r = (w / 40).max(6);
             let (q, score) = track(&lumas[i], &lumas[j], p, p, r, w / 4);
             if score >= 0.8 {
