@@ -186,6 +186,12 @@ pub struct RenderReport {
     pub synthesized: usize,
     /// The real cameras' frames used, in order.
     pub cameras: Vec<CameraShot>,
+    /// The virtual cameras, when the clip was aligned with a calibration.
+    #[serde(skip)]
+    pub alignment: Option<Alignment>,
+    /// The distinct views of the clip: (from, to, t), camera indices in rig order.
+    #[serde(skip)]
+    pub views: Vec<(usize, usize, f32)>,
 }
 
 /// A unit of work: one camera's frame, or views between a pair of cameras at one moment
@@ -882,5 +888,10 @@ pub fn render(
         duration: fps.frames_to_seconds(frames as i64),
         synthesized,
         cameras: shots,
+        alignment: match alignment {
+            Some(Aligner::Calibrated(al)) => Some(al),
+            _ => None,
+        },
+        views: planned.views(),
     })
 }

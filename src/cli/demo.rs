@@ -3,10 +3,11 @@
 //! orbit, live) with virtual cameras locked on the subject, encoded with the web preset.
 
 use anyhow::{Context, Result};
+use nalgebra::{Point3, Vector3};
 use std::path::PathBuf;
 use timeslice::calib::rig::RigOptions;
 use timeslice::camera::Camera;
-use timeslice::eval::pose_errors;
+use timeslice::eval::{alignment_errors, pose_errors};
 use timeslice::media;
 use timeslice::media::preset::OutputPreset;
 use timeslice::progress::Progress;
@@ -88,6 +89,23 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
     let clip = a.out.join("replay.mp4");
     let report = render(&project, &ro, &clip, progress)?;
 
+    // The alignment of every output view against the truth (true cameras, focus and up).
+    let truth_rig = timeslice::synth::truth::Truth::read(&made.truth)?;
+    let aligned = report.alignment.as_ref().and_then(|al| {
+        let cams: Option<Vec<Camera>> = al
+            .cameras
+            .iter()
+            .map(|c| truth.iter().find(|t| t.name == c.name).cloned())
+            .collect();
+        alignment_errors(
+            al,
+            &cams?,
+            Point3::from(truth_rig.focus),
+            Vector3::from(truth_rig.up),
+            &report.views,
+        )
+    });
+
     println!(
         "rig:          {} ({} cameras on a {}-degree arc, aimed up to {} degrees off and rolled up to {}, {}x{}, {} frames at {} fps)",
         rig_dir.display(),
@@ -129,6 +147,12 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
     );
     print!("clip:         ");
     super::render::print_report(&report);
+    if let Some(e) = aligned {
+        println!(
+            "aligned:      against the truth, over all {} views: focus within {:.2}% of the width of the centre, tilt at most {:.3} deg, subject size within {:.2}%",
+            e.views, e.offset_max_pct, e.tilt_max_deg, e.scale_max_pct
+        );
+    }
     println!(
         "replay:       live on {} to {:.3} s (the ball's apex), a 90-degree orbit frozen there, live on {}",
         project.cameras[0].name,
