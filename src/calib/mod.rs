@@ -5,6 +5,7 @@
 pub mod board;
 pub mod chessboard;
 pub mod colmap;
+pub mod middlebury;
 pub mod opencv_yaml;
 pub mod rig;
 pub mod zhang;
@@ -26,6 +27,9 @@ pub fn load_rig(path: &Path) -> Result<Vec<Camera>> {
             return Ok(rig.cameras.into_iter().map(|c| c.camera).collect());
         }
     }
+    if middlebury::is_par(path) {
+        return middlebury::read_par(path);
+    }
     let candidates = [path.to_path_buf(), path.join("colmap")];
     for dir in &candidates {
         if dir.join("cameras.txt").is_file() && dir.join("images.txt").is_file() {
@@ -34,7 +38,7 @@ pub fn load_rig(path: &Path) -> Result<Vec<Camera>> {
     }
     Err(Error::input(
         path,
-        "not a calibration: expected calibration.json (timeslice calibrate rig), a folder with it, or a COLMAP text model folder (cameras.txt and images.txt)",
+        "not a calibration: expected calibration.json (timeslice calibrate rig), a folder with it, a COLMAP text model folder (cameras.txt and images.txt), or a Middlebury *_par.txt",
     ))
 }
 

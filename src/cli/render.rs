@@ -70,8 +70,9 @@ pub struct Args {
     /// Orbit length in seconds [default: 3].
     #[arg(long)]
     duration: Option<f64>,
-    /// A rig calibration (a COLMAP text model folder, or a folder with colmap/ in it) [default:
-    /// the project's]. With one, every view is aligned to a virtual camera that looks at the
+    /// A rig calibration: calibration.json (timeslice calibrate rig) or the folder that holds
+    /// it, a COLMAP text model folder (or a folder with colmap/ in it), or a Middlebury
+    /// *_par.txt [default: the project's]. With one, every view is aligned to a virtual camera that looks at the
     /// focus point, stays upright and keeps the subject's size.
     #[arg(long, value_name = "PATH")]
     calibration: Option<PathBuf>,
