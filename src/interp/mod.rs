@@ -96,11 +96,8 @@ impl PairFlow {
             )));
         }
         let (la, lb) = (Plane::luma(a), Plane::luma(b));
-        let (fwd, bwd) = rayon::join(
-            || compute_flow_large(&la, &lb, params),
-            || compute_flow_large(&lb, &la, params),
-        );
-        Self::with_lumas(a, b, &la, &lb, fwd?, bwd?)
+        let (fwd, bwd) = flows(&la, &lb, params)?;
+        Self::with_lumas(a, b, &la, &lb, fwd, bwd)
     }
 
     /// Uses given flows (for instance ground truth) instead of computing them.
@@ -121,10 +118,7 @@ impl PairFlow {
         fwd: FlowField,
         bwd: FlowField,
     ) -> Result<PairFlow> {
-        let ca = consistency(&fwd, &bwd, ConsistencyParams::default())?;
-        let cb = consistency(&bwd, &fwd, ConsistencyParams::default())?;
-        let weight_a = importance(la, lb, &fwd, &ca.confidence);
-        let weight_b = importance(lb, la, &bwd, &cb.confidence);
+        let (weight_a, weight_b) = importances(la, lb, &fwd, &bwd)?;
         Ok(PairFlow {
             a: Plane::channels(a),
             b: Plane::channels(b),
@@ -153,19 +147,12 @@ impl PairFlow {
             ));
         }
         let (la, lb) = (Plane::luma(warped_a), Plane::luma(warped_b));
-        let (fwd, bwd) = rayon::join(
-            || compute_flow_large(&la, &lb, params),
-            || compute_flow_large(&lb, &la, params),
-        );
-        let (mut fwd, mut bwd) = (fwd?, bwd?);
+        let (mut fwd, mut bwd) = flows(&la, &lb, params)?;
         rayon::join(
             || focus_plane(&la, &lb, &mut fwd),
             || focus_plane(&lb, &la, &mut bwd),
         );
-        let ca = consistency(&fwd, &bwd, ConsistencyParams::default())?;
-        let cb = consistency(&bwd, &fwd, ConsistencyParams::default())?;
-        let imp_a = importance(&la, &lb, &fwd, &ca.confidence);
-        let imp_b = importance(&lb, &la, &bwd, &cb.confidence);
+        let (imp_a, imp_b) = importances(&la, &lb, &fwd, &bwd)?;
         let (w, h) = (a.width as usize, a.height as usize);
         let (base_a, motion_a, weight_a) = place(w, h, to_a, &fwd, &imp_a);
         let (base_b, motion_b, weight_b) = place(w, h, to_b, &bwd, &imp_b);
@@ -351,6 +338,26 @@ fn magnification(w: usize, h: usize, to_out: ToOutput) -> f64 {
         _ => 1.0,
     };
     step(1.0, 0.0).max(step(0.0, 1.0))
+}
+
+/// Both flows between two lumas, in parallel, each seeded by the large-displacement search.
+fn flows(la: &Plane, lb: &Plane, params: &FlowParams) -> Result<(FlowField, FlowField)> {
+    let (fwd, bwd) = rayon::join(
+        || compute_flow_large(la, lb, params),
+        || compute_flow_large(lb, la, params),
+    );
+    Ok((fwd?, bwd?))
+}
+
+/// The splatting weights of both images (see [`importance`]), with the forward-backward
+/// consistency of the two flows.
+fn importances(la: &Plane, lb: &Plane, fwd: &FlowField, bwd: &FlowField) -> Result<(Plane, Plane)> {
+    let ca = consistency(fwd, bwd, ConsistencyParams::default())?;
+    let cb = consistency(bwd, fwd, ConsistencyParams::default())?;
+    Ok((
+        importance(la, lb, fwd, &ca.confidence),
+        importance(lb, la, bwd, &cb.confidence),
+    ))
 }
 
 /// exp(importance) of each pixel of `src`, whose flow to `dst` is `flow`.
