@@ -4,7 +4,8 @@
 //! The passes, one file each, in the order they run:
 //!
 //! 1. [`features`]: Shi-Tomasi keypoints on a grid and upright SIFT-style descriptors, per
-//!    camera, on a working copy about 960 px wide.
+//!    camera, on a working copy at most 960 px wide (an integer reduction: 720p works at
+//!    640, 1080p at 960; the descriptor window scales with it).
 //! 2. Matching of each camera with the next `neighbours` cameras in rig order (wrapping on a
 //!    ring): mutual nearest neighbours with Lowe's ratio test, each match localised at full
 //!    resolution to sub-pixel accuracy ([`features::refine`]). Pairs with few matches (low
@@ -228,12 +229,17 @@ pub fn calibrate_rig(
         .map(|v| ViewImages::new(v.luma.clone(), opts.work_width))
         .collect();
     let cell = (imgs[0].work.width / 50).clamp(4, 64);
+    // The descriptor window: 16 px on a 640 px working copy (720p footage halved), and the
+    // same share of the image on larger copies. A fixed 16 px on 1080p's 960 px copy saw too
+    // little of each corner: 0.32 degrees median rotation error on a 12-camera arc, 0.085
+    // with the window scaled.
+    let window = 16.0 * (imgs[0].work.width as f32 / 640.0).max(1.0);
     // Keypoints and descriptors on the working copy; positions in full-resolution pixels.
     let feats: Vec<(Vec<[f32; 2]>, Vec<Desc>)> = imgs
         .par_iter()
         .map(|v| {
             let k = features::keypoints(&v.work, cell, 2e-4);
-            let d = features::describe(&v.work, &k, 16.0);
+            let d = features::describe(&v.work, &k, window);
             progress.advance(1);
             (k.iter().map(|p| v.to_full(*p)).collect(), d)
         })
