@@ -25,7 +25,10 @@ pub struct GlobalSearch {
     /// Patch side and grid step on the working copy.
     pub patch: usize,
     pub stride: usize,
-    /// Search half-range as a fraction of the working width (x) and height (y).
+    /// Search half-range as a fraction of the working width (x) and height (y). Cameras 30
+    /// degrees apart on a ring with a 40-degree lens move the background by well over half
+    /// the width; 0.6 (rather than 0.45) made leave-one-out on the 24-ring 1.4 dB better
+    /// (15.07 to 16.49 dB) at the same visible-pixel EPE on 15-degree pairs.
     pub range_x: f32,
     pub range_y: f32,
     /// Matches below this normalised cross-correlation are not trusted.
@@ -38,7 +41,7 @@ impl Default for GlobalSearch {
             width: 256,
             patch: 8,
             stride: 4,
-            range_x: 0.45,
+            range_x: 0.6,
             range_y: 0.15,
             min_ncc: 0.6,
         }
@@ -448,7 +451,16 @@ pub fn compute_flow_large(
     b: &Plane,
     params: &super::FlowParams,
 ) -> crate::error::Result<FlowField> {
-    let search = GlobalSearch::default();
+    compute_flow_searched(a, b, params, &GlobalSearch::default())
+}
+
+/// [`compute_flow_large`] with the search's parameters given.
+pub fn compute_flow_searched(
+    a: &Plane,
+    b: &Plane,
+    params: &super::FlowParams,
+    search: &GlobalSearch,
+) -> crate::error::Result<FlowField> {
     // The seed resolves the motion at the working copy's resolution, so the pyramid starts
     // two levels below that size instead of at its usual ~40 px: much coarser levels would
     // blur away the seed's detail (a subject moving against the background), while two
@@ -462,7 +474,7 @@ pub fn compute_flow_large(
     let start = (levels + 2).max(p.finest_scale);
     p.coarsest_scale = Some(start);
     let size = super::pyramid::level_size(a.width, a.height, start);
-    let Some(init) = initial_flow_sized(a, b, &search, Some(size)) else {
+    let Some(init) = initial_flow_sized(a, b, search, Some(size)) else {
         return super::compute_flow(a, b, params, None);
     };
     super::compute_flow(a, b, &p, Some(&init))
