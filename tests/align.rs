@@ -71,13 +71,10 @@ fn check_rig(dir: &Path, rig_spec: Rig, views: Views) {
             args.extend(["--focus-px".into(), format!("cam01:{x:.2},{y:.2}")]);
         }
     }
-    let (fps, duration, interp) = match views {
-        Views::Orbit => ("10", "3", None),
-        _ => ("10", "1.6", Some("0")),
-    };
-    args.extend(["--fps", fps, "--duration", duration, "--crf", "12"].map(String::from));
-    if let Some(k) = interp {
-        args.extend(["--interp".into(), k.into()]);
+    let duration = if views == Views::Orbit { "3" } else { "1.6" };
+    args.extend(["--fps", "10", "--duration", duration, "--crf", "12"].map(String::from));
+    if views != Views::Orbit {
+        args.extend(["--interp", "0"].map(String::from));
     }
     args.extend(["--out".into(), out.to_str().unwrap().into()]);
     let r = run(&args.iter().map(|s| s.as_str()).collect::<Vec<_>>());

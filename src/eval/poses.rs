@@ -5,6 +5,7 @@
 //! "Least-squares estimation of transformation parameters between two point patterns", PAMI
 //! 1991), as a percentage of the rig radius.
 
+use crate::calib::rig::rotation_averaging::rotation_angle;
 use crate::camera::Camera;
 use nalgebra::{Matrix3, Vector3};
 use serde::Serialize;
@@ -22,18 +23,6 @@ pub struct PoseErrors {
     pub centre_max_pct: f64,
 }
 
-/// Rotation angle of a rotation matrix, degrees.
-fn angle(r: &Matrix3<f64>) -> f64 {
-    let s = Vector3::new(
-        r[(2, 1)] - r[(1, 2)],
-        r[(0, 2)] - r[(2, 0)],
-        r[(1, 0)] - r[(0, 1)],
-    )
-    .norm()
-        / 2.0;
-    s.atan2((r.trace() - 1.0) / 2.0).to_degrees()
-}
-
 /// Compares `est` with `truth`, matching cameras by name; `None` with fewer than two matches.
 pub fn pose_errors(est: &[Camera], truth: &[Camera]) -> Option<PoseErrors> {
     let pairs: Vec<(&Camera, &Camera)> = est
@@ -49,7 +38,7 @@ pub fn pose_errors(est: &[Camera], truth: &[Camera]) -> Option<PoseErrors> {
             let ((ei, ti), (ej, tj)) = (pairs[i], pairs[j]);
             let re = ej.pose.rotation_matrix() * ei.pose.rotation_matrix().transpose();
             let rt = tj.pose.rotation_matrix() * ti.pose.rotation_matrix().transpose();
-            rel.push(angle(&(re * rt.transpose())));
+            rel.push(rotation_angle(&(re * rt.transpose())).to_degrees());
         }
     }
     rel.sort_by(f64::total_cmp);

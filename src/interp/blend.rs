@@ -24,7 +24,7 @@ pub fn blend(a: &Splat, b: &Splat, t: f32) -> [Plane; 3] {
         .zip(bl.data.par_chunks_mut(w))
         .enumerate()
         .for_each(|(y, (((val, rr), gg), bb))| blend_row(a, b, t, y, val, [rr, gg, bb]));
-    fill_holes(&mut out, &valid);
+    fill_holes(&mut out, &mut valid);
     out
 }
 
@@ -62,9 +62,10 @@ fn blend_row(a: &Splat, b: &Splat, t: f32, y: usize, val: &mut [f32], rgb: [&mut
 
 /// Push-pull hole filling: average the valid pixels down a pyramid until every cell has a
 /// value, then pull those averages back up into the holes only. Level 0 is the image itself
-/// (`valid` is 0 or 1, so the image is already its own premultiplied colour); the coarser
+/// (`valid` is 0 or 1, so the image is already its own premultiplied colour, and it becomes 1
+/// where a hole is filled); the coarser
 /// levels are a quarter of the pixels each, and every pass runs in parallel over rows.
-fn fill_holes(img: &mut [Plane; 3], valid: &Plane) {
+fn fill_holes(img: &mut [Plane; 3], valid: &mut Plane) {
     let any_hole = valid.data.par_iter().any(|&v| v == 0.0);
     if !any_hole || !valid.data.par_iter().any(|&v| v > 0.0) {
         return;
@@ -85,31 +86,8 @@ fn fill_holes(img: &mut [Plane; 3], valid: &Plane) {
         let (cols, wt) = &mut finer[l];
         pull(cols, wt, &coarser[0]);
     }
-    // Level 0: only the holes, from level 1.
-    let (coarse_c, coarse_w) = &levels[0];
-    let w = valid.width;
-    let [r, g, b] = img;
-    r.data
-        .par_chunks_mut(w)
-        .zip(g.data.par_chunks_mut(w))
-        .zip(b.data.par_chunks_mut(w))
-        .enumerate()
-        .for_each(|(y, ((rr, gg), bb))| {
-            let vrow = valid.row(y);
-            let j0 = (y / 2) * coarse_w.width;
-            for x in 0..w {
-                if vrow[x] > 0.0 {
-                    continue;
-                }
-                let j = j0 + x / 2;
-                let cw = coarse_w.data[j];
-                if cw > 0.0 {
-                    rr[x] = coarse_c[0].data[j] / cw;
-                    gg[x] = coarse_c[1].data[j] / cw;
-                    bb[x] = coarse_c[2].data[j] / cw;
-                }
-            }
-        });
+    // Level 0, the image itself: its holes from level 1.
+    pull(img, valid, &levels[0]);
 }
 
 /// One push step: 2x2 sums of premultiplied colour and weight (`premultiply`: the colours

@@ -41,6 +41,18 @@ pub struct BaCamera {
 }
 
 impl BaCamera {
+    /// A camera with intrinsics `k` (distortion ignored) at the origin, looking down +z.
+    pub fn at_origin(k: &crate::camera::Intrinsics) -> BaCamera {
+        BaCamera {
+            rotation: Matrix3::identity(),
+            translation: Vector3::zeros(),
+            fx: k.fx,
+            fy: k.fy,
+            cx: k.cx,
+            cy: k.cy,
+        }
+    }
+
     /// Pixel position of a world point, `None` behind the camera.
     pub fn project(&self, p: &Point3<f64>) -> Option<Vector2<f64>> {
         let q = self.rotation * p.coords + self.translation;

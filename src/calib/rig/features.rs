@@ -136,7 +136,8 @@ pub fn refine(a: &Plane, b: &Plane, p: [f32; 2], q: [f32; 2], max_shift: f32) ->
         return None;
     }
     let mut warped = [0f32; SIDE * SIDE];
-    for _ in 0..20 {
+    // The patch of `b` centred at (ux, uy).
+    let sample = |ux: f32, uy: f32, warped: &mut [f32; SIDE * SIDE]| {
         let mut k = 0;
         for dy in -HALF..=HALF {
             for dx in -HALF..=HALF {
@@ -144,6 +145,9 @@ pub fn refine(a: &Plane, b: &Plane, p: [f32; 2], q: [f32; 2], max_shift: f32) ->
                 k += 1;
             }
         }
+    };
+    for _ in 0..20 {
+        sample(ux, uy, &mut warped);
         // Gain and bias: match the warped patch's mean and contrast to the template's.
         let mean_w = warped.iter().sum::<f32>() / warped.len() as f32;
         let var_w = warped.iter().map(|v| (v - mean_w).powi(2)).sum::<f32>();
@@ -169,13 +173,7 @@ pub fn refine(a: &Plane, b: &Plane, p: [f32; 2], q: [f32; 2], max_shift: f32) ->
         }
     }
     // Normalised residual (1 - NCC-like): reject patches that do not really match.
-    let mut k = 0;
-    for dy in -HALF..=HALF {
-        for dx in -HALF..=HALF {
-            warped[k] = bilinear(b, ux + dx as f32, uy + dy as f32);
-            k += 1;
-        }
-    }
+    sample(ux, uy, &mut warped);
     let mean_w = warped.iter().sum::<f32>() / warped.len() as f32;
     let (mut num, mut vw) = (0f32, 0f32);
     for k in 0..SIDE * SIDE {

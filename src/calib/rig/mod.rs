@@ -615,16 +615,7 @@ fn reconstruct(
     // Bundle adjustment: dense cameras vector with placeholders for unregistered ones.
     let mut ba_cams: Vec<BaCamera> = cams
         .iter()
-        .map(|c| {
-            c.unwrap_or(BaCamera {
-                rotation: Matrix3::identity(),
-                translation: Vector3::zeros(),
-                fx: k.fx,
-                fy: k.fy,
-                cx: k.cx,
-                cy: k.cy,
-            })
-        })
+        .map(|c| c.unwrap_or(BaCamera::at_origin(k)))
         .collect();
     let rounds = if quick { 1 } else { 3 };
     for round in 0..rounds {
@@ -744,14 +735,7 @@ fn incremental(
     Vec<Observation>,
     usize,
 ) {
-    let base = BaCamera {
-        rotation: Matrix3::identity(),
-        translation: Vector3::zeros(),
-        fx: k.fx,
-        fy: k.fy,
-        cx: k.cx,
-        cy: k.cy,
-    };
+    let base = BaCamera::at_origin(k);
     let mut cams: Vec<Option<BaCamera>> = vec![None; n];
     let Some((seed, fit)) = pairs
         .iter()
