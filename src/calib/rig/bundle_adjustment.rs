@@ -609,3 +609,142 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod arc_tests {
+    use super::*;
+
+    /// The sample generator's 180-degree arc of 12 cameras (radius 8 m, 1.6 m high, aimed at
+    /// (0, 0, 1), 1280x720, 40-degree lens) and the points it sees: each from a random pixel
+    /// of camera k, on the backdrop (a cylinder of radius 18 m) or, for a share `ground` of
+    /// them, on the ground; observed by cameras k..k+2 with Gaussian noise of `noise` px.
+    fn arc_scene(
+        ground: f64,
+        noise: f64,
+        seed: u64,
+    ) -> (Vec<BaCamera>, Vec<Point3<f64>>, Vec<Observation>) {
+        let n = 12;
+        let (w, h, f) = (1280.0, 720.0, 1758.3855);
+        let cams: Vec<BaCamera> = (0..n)
+            .map(|i| {
+                let a = std::f64::consts::PI * (1.0 - i as f64 / (n - 1) as f64);
+                let eye = Point3::new(8.0 * a.cos(), 8.0 * a.sin(), 1.6);
+                let pose =
+                    crate::camera::Pose::look_at(eye, Point3::new(0.0, 0.0, 1.0), Vector3::z());
+                BaCamera {
+                    rotation: pose.rotation_matrix(),
+                    translation: pose.translation,
+                    fx: f,
+                    fy: f,
+                    cx: 639.5,
+                    cy: 359.5,
+                }
+            })
+            .collect();
+        let mut s = seed;
+        let mut u = move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut pts, mut obs) = (Vec::new(), Vec::new());
+        for k in 0..n - 1 {
+            let mut made = 0;
+            while made < 150 {
+                let c = &cams[k];
+                let (px, py) = (u() * w, u() * h);
+                let centre = -(c.rotation.transpose() * c.translation);
+                let dir =
+                    c.rotation.transpose() * Vector3::new((px - c.cx) / f, (py - c.cy) / f, 1.0);
+                let on_ground = if dir.z < 0.0 {
+                    -centre.z / dir.z
+                } else {
+                    f64::INFINITY
+                };
+                let (a2, b2) = (
+                    dir.x * dir.x + dir.y * dir.y,
+                    2.0 * (centre.x * dir.x + centre.y * dir.y),
+                );
+                let c2 = centre.x * centre.x + centre.y * centre.y - 18.0 * 18.0;
+                let on_backdrop = (-b2 + (b2 * b2 - 4.0 * a2 * c2).sqrt()) / (2.0 * a2);
+                if on_ground < on_backdrop && u() > ground {
+                    continue;
+                }
+                let p = Point3::from(centre + dir * on_ground.min(on_backdrop));
+                let mut o = Vec::new();
+                for (cj, cam) in cams.iter().enumerate().take((k + 3).min(n)).skip(k) {
+                    let Some(q) = cam.project(&p) else { continue };
+                    if q.x > 0.0 && q.x < w && q.y > 0.0 && q.y < h {
+                        // Box-Muller.
+                        let mut g = || {
+                            (-2.0 * u().max(1e-12).ln()).sqrt()
+                                * (std::f64::consts::TAU * u()).cos()
+                        };
+                        let e = Vector2::new(g(), g()) * noise;
+                        o.push(Observation {
+                            camera: cj,
+                            point: pts.len(),
+                            pixel: q + e,
+                        });
+                    }
+                }
+                if o.len() >= 2 {
+                    obs.extend(o);
+                    pts.push(p);
+                    made += 1;
+                }
+            }
+        }
+        (cams, pts, obs)
+    }
+
+    /// Median relative rotation error over all camera pairs, degrees.
+    fn median_error(est: &[BaCamera], truth: &[BaCamera]) -> f64 {
+        let mut errs = Vec::new();
+        for i in 0..est.len() {
+            for j in i + 1..est.len() {
+                let re = est[j].rotation * est[i].rotation.transpose();
+                let rt = truth[j].rotation * truth[i].rotation.transpose();
+                errs.push(
+                    super::super::rotation_averaging::rotation_angle(&(re.transpose() * rt))
+                        .to_degrees(),
+                );
+            }
+        }
+        errs.sort_by(f64::total_cmp);
+        errs[errs.len() / 2]
+    }
+
+    fn adjust(truth: &[BaCamera], pts: &[Point3<f64>], obs: &[Observation]) -> f64 {
+        let mut cams = truth.to_vec();
+        for (i, c) in cams.iter_mut().enumerate().skip(1) {
+            let w = Vector3::new(0.003, -0.002, 0.004) * ((i % 3) as f64 - 1.0);
+            c.rotation = Rotation3::new(w).into_inner() * c.rotation;
+        }
+        let mut pts = pts.to_vec();
+        let opts = BaOptions {
+            max_iterations: 100,
+            loss: Loss::Huber(1.0),
+            tolerance: 1e-10,
+            ..Default::default()
+        };
+        bundle_adjust(&mut cams, &mut pts, obs, &opts);
+        median_error(&cams, truth)
+    }
+
+    /// Why the rig calibration needs points at many depths, localised to a few hundredths of
+    /// a pixel: an arc's cameras each see a few neighbours only, and with the points all on
+    /// the backdrop, noise of 0.15 px bends the arc by a tenth of a degree (the error grows
+    /// along it). A tenth of the points on the ground pins it.
+    #[test]
+    fn an_arc_needs_points_off_the_backdrop() {
+        let (truth, pts, obs) = arc_scene(0.1, 0.15, 1);
+        let with_ground = adjust(&truth, &pts, &obs);
+        // Seeds 1-5 give 0.009-0.033 degrees with ground points, 0.08-0.13 without.
+        assert!(with_ground < 0.02, "with ground points: {with_ground} deg");
+        let (truth, pts, obs) = arc_scene(0.0, 0.15, 1);
+        let backdrop_only = adjust(&truth, &pts, &obs);
+        assert!(backdrop_only > 0.06, "backdrop only: {backdrop_only} deg");
+    }
+}

@@ -7,9 +7,9 @@
 //! the flow both ways on a reduced working copy, keep the keypoints of the first camera whose
 //! forward-backward round trip closes (Sundaram et al., ECCV 2010; `flow::consistency`), scale
 //! the match to full resolution and localise it there to sub-pixel accuracy
-//! (`features::refine`).
+//! (`lucas_kanade::refine`).
 
-use super::features;
+use super::lucas_kanade;
 use crate::error::Result;
 use crate::flow::global_search::{compute_flow_searched, GlobalSearch};
 use crate::flow::{consistency, ConsistencyParams, FlowParams};
@@ -114,7 +114,7 @@ pub fn match_pair(
             let (u, v) = (fwd.u[i], fwd.v[i]);
             motion.push(u.hypot(v));
             let guess = b.to_full([q[0] + u, q[1] + v]);
-            features::refine(&a.full, &b.full, p, guess, 1.5 * a.scale + 1.0)
+            lucas_kanade::refine(&a.full, &b.full, p, guess, 1.5 * a.scale + 1.0)
         })
         .collect();
     motion.sort_by(f32::total_cmp);

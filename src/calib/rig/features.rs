@@ -74,7 +74,7 @@ pub fn keypoints(img: &Plane, cell: usize, min_score: f32) -> Vec<[f32; 2]> {
 }
 
 #[inline]
-fn bilinear(img: &Plane, x: f32, y: f32) -> f32 {
+pub(crate) fn bilinear(img: &Plane, x: f32, y: f32) -> f32 {
     let (w, h) = (img.width, img.height);
     let x = x.clamp(0.0, (w - 1) as f32);
     let y = y.clamp(0.0, (h - 1) as f32);
@@ -84,104 +84,6 @@ fn bilinear(img: &Plane, x: f32, y: f32) -> f32 {
     let a = img.data[y0 * w + x0] + (img.data[y0 * w + x1] - img.data[y0 * w + x0]) * fx;
     let b = img.data[y1 * w + x0] + (img.data[y1 * w + x1] - img.data[y1 * w + x0]) * fx;
     a + (b - a) * fy
-}
-
-/// Patch half-size of the sub-pixel refinement.
-const HALF: i32 = 5;
-const SIDE: usize = (2 * HALF + 1) as usize;
-
-/// Refines the match `q` in `b` of the keypoint `p` in `a` (integer pixel of `a`) by
-/// Lucas-Kanade on an 11x11 patch with gain and bias. `None` when the alignment diverges,
-/// moves more than `max_shift` from `q`, or the patch fits poorly (normalised residual).
-pub fn refine(a: &Plane, b: &Plane, p: [f32; 2], q: [f32; 2], max_shift: f32) -> Option<[f32; 2]> {
-    let (px, py) = (p[0].round() as i32, p[1].round() as i32);
-    if px < HALF + 1
-        || py < HALF + 1
-        || px + HALF + 1 >= a.width as i32
-        || py + HALF + 1 >= a.height as i32
-    {
-        return None;
-    }
-    // Template and its gradients (fixed during the iterations: inverse compositional form).
-    let mut t = [0f32; SIDE * SIDE];
-    let mut tx = [0f32; SIDE * SIDE];
-    let mut ty = [0f32; SIDE * SIDE];
-    let mut k = 0;
-    for dy in -HALF..=HALF {
-        for dx in -HALF..=HALF {
-            let (x, y) = ((px + dx) as usize, (py + dy) as usize);
-            let i = y * a.width + x;
-            t[k] = a.data[i];
-            tx[k] = 0.5 * (a.data[i + 1] - a.data[i - 1]);
-            ty[k] = 0.5 * (a.data[i + a.width] - a.data[i - a.width]);
-            k += 1;
-        }
-    }
-    let mean_t = t.iter().sum::<f32>() / t.len() as f32;
-    let var_t = t.iter().map(|v| (v - mean_t).powi(2)).sum::<f32>();
-    if var_t < 1e-6 {
-        return None;
-    }
-    // The keypoint sits at an integer pixel; q is where p (not the rounded one) goes.
-    let (mut ux, mut uy) = (q[0] - (p[0] - px as f32), q[1] - (p[1] - py as f32));
-    let (ox, oy) = (ux, uy);
-    let (mut h00, mut h01, mut h11) = (0f64, 0f64, 0f64);
-    for k in 0..SIDE * SIDE {
-        h00 += (tx[k] * tx[k]) as f64;
-        h01 += (tx[k] * ty[k]) as f64;
-        h11 += (ty[k] * ty[k]) as f64;
-    }
-    let det = h00 * h11 - h01 * h01;
-    if det <= 1e-12 {
-        return None;
-    }
-    let mut warped = [0f32; SIDE * SIDE];
-    // The patch of `b` centred at (ux, uy).
-    let sample = |ux: f32, uy: f32, warped: &mut [f32; SIDE * SIDE]| {
-        let mut k = 0;
-        for dy in -HALF..=HALF {
-            for dx in -HALF..=HALF {
-                warped[k] = bilinear(b, ux + dx as f32, uy + dy as f32);
-                k += 1;
-            }
-        }
-    };
-    for _ in 0..20 {
-        sample(ux, uy, &mut warped);
-        // Gain and bias: match the warped patch's mean and contrast to the template's.
-        let mean_w = warped.iter().sum::<f32>() / warped.len() as f32;
-        let var_w = warped.iter().map(|v| (v - mean_w).powi(2)).sum::<f32>();
-        if var_w < 1e-9 {
-            return None;
-        }
-        let gain = (var_t / var_w).sqrt();
-        let (mut g0, mut g1) = (0f64, 0f64);
-        for k in 0..SIDE * SIDE {
-            let e = (warped[k] - mean_w) * gain - (t[k] - mean_t);
-            g0 += (tx[k] * e) as f64;
-            g1 += (ty[k] * e) as f64;
-        }
-        let sx = (h11 * g0 - h01 * g1) / det;
-        let sy = (h00 * g1 - h01 * g0) / det;
-        ux -= sx as f32;
-        uy -= sy as f32;
-        if !(ux.is_finite() && uy.is_finite()) || (ux - ox).hypot(uy - oy) > max_shift {
-            return None;
-        }
-        if sx * sx + sy * sy < 1e-6 {
-            break;
-        }
-    }
-    // Normalised residual (1 - NCC-like): reject patches that do not really match.
-    sample(ux, uy, &mut warped);
-    let mean_w = warped.iter().sum::<f32>() / warped.len() as f32;
-    let (mut num, mut vw) = (0f32, 0f32);
-    for k in 0..SIDE * SIDE {
-        num += (warped[k] - mean_w) * (t[k] - mean_t);
-        vw += (warped[k] - mean_w).powi(2);
-    }
-    let ncc = num / (var_t * vw).sqrt().max(1e-12);
-    (ncc > 0.8).then_some([ux + (p[0] - px as f32), uy + (p[1] - py as f32)])
 }
 
 /// Length of a descriptor.
@@ -322,20 +224,6 @@ mod tests {
 
     fn texture(x: f32, y: f32) -> f32 {
         0.5 + 0.2 * (x * 0.31).sin() * (y * 0.17).cos() + 0.15 * (x * 0.07 + y * 0.11).sin()
-    }
-
-    #[test]
-    fn refinement_finds_a_subpixel_shift() {
-        let a = Plane::from_fn(64, 64, |x, y| texture(x as f32, y as f32));
-        let b = Plane::from_fn(64, 64, |x, y| {
-            0.9 * texture(x as f32 - 3.3, y as f32 + 1.7) + 0.05
-        });
-        // a(p) = b(p + (3.3, -1.7)): start 0.8 px off.
-        let r = refine(&a, &b, [30.0, 30.0], [33.9, 28.8], 3.0).unwrap();
-        assert!(
-            (r[0] - 33.3).abs() < 0.02 && (r[1] - 28.3).abs() < 0.02,
-            "{r:?}"
-        );
     }
 
     #[test]
