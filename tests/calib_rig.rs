@@ -294,3 +294,22 @@ fn arc_of_12_at_1080p() {
     assert!(rot < 0.05, "median relative rotation error {rot} deg");
     assert!(centre < 0.5, "centre error {centre} % of the radius");
 }
+
+#[test]
+fn arc_of_12_at_720p_meets_the_target() {
+    // Issue 5's target on the sample rig at 1280x720, focal unknown: every camera, at most
+    // 0.05 degrees median relative rotation error and 0.3% of the radius centre error. The
+    // 7th camera's resection fails at first (21 points, mostly on the backdrop) and succeeds
+    // on the retry; it was once reported unregistered all the same.
+    let (views, truth) = render(12, Layout::Arc, 1280, 720);
+    let opts = RigOptions {
+        layout: Layout::Arc,
+        ..Default::default()
+    };
+    let r = calibrate_rig(&views, &opts, &Silent).unwrap();
+    assert_eq!(r.cameras.len(), 12, "unregistered: {:?}", r.unregistered);
+    let est: Vec<Camera> = r.cameras.iter().map(|c| c.camera.clone()).collect();
+    let (rot, centre) = errors(&est, &truth);
+    assert!(rot < 0.05, "median relative rotation error {rot} deg");
+    assert!(centre < 0.3, "centre error {centre} % of the radius");
+}

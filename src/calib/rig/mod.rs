@@ -1017,6 +1017,7 @@ fn incremental(
             if let Some(cam_c) = place_by_pair(&cams, &point, &failed, &mut two_view_tried) {
                 let (c, cam) = cam_c;
                 cams[c] = Some(cam);
+                reasons[c] = None;
                 added += 1;
                 triangulate_new(&cams, &mut point);
                 adjust(&mut cams, &mut point, if quick { 3 } else { 6 });
@@ -1044,13 +1045,10 @@ fn incremental(
                 }
             }
         }
-        let placed = resection::ransac(
-            &world,
-            &img,
-            6.0 * px_thresh / k.fx,
-            if quick { 150 } else { 400 },
-        )
-        .and_then(|(r, t, inl)| {
+        let threshold = 6.0 * px_thresh / k.fx;
+        // A candidate pose counts if it fits at least 12 points (and a quarter of them) and its
+        // refinement on those fits them well.
+        let check = |(r, t, inl): (Matrix3<f64>, Vector3<f64>, Vec<bool>)| {
             let m = inl.iter().filter(|b| **b).count();
             if m < 12 || (m as f64) < 0.25 * world.len() as f64 {
                 return None;
@@ -1074,10 +1072,14 @@ fn incremental(
             };
             let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
             (rms < 4.0 * px_thresh).then_some(cam)
-        });
+        };
+        let placed = resection::ransac(&world, &img, threshold, if quick { 150 } else { 400 })
+            .and_then(check);
         match placed {
             Some(cam) => {
                 cams[c] = Some(cam);
+                // A camera rejected before may be placed on a retry.
+                reasons[c] = None;
                 added += 1;
                 triangulate_new(&cams, &mut point);
                 // Adjust after every camera while the rig is small, then every few cameras.
