@@ -1,5 +1,5 @@
 //! Criterion benches of rig calibration's kernels: descriptor matching of one camera pair,
-//! two-view RANSAC, and the Schur-complement bundle adjustment of a 24-camera ring. Run with
+//! the sub-pixel localisation of matches, two-view RANSAC, and the Schur-complement bundle adjustment of a 24-camera ring. Run with
 //! `cargo bench --bench calib_rig`; the end-to-end timing is `timeslice calibrate-rig` (see
 //! benches/README.md).
 
@@ -9,7 +9,7 @@ use std::hint::black_box;
 use timeslice::calib::rig::bundle_adjustment::{
     bundle_adjust, BaCamera, BaOptions, FocalMode, Observation,
 };
-use timeslice::calib::rig::{features, two_view};
+use timeslice::calib::rig::{features, lucas_kanade, two_view};
 use timeslice::camera::Pose;
 use timeslice::frame::Plane;
 use timeslice::synth::{SampleRig, SampleSpec};
@@ -40,8 +40,24 @@ fn matching(c: &mut Criterion) {
             black_box(features::describe(&a, &k, 16.0))
         })
     });
+    let m = features::match_descriptors(&da, &db, 0.8);
+    let matched: Vec<([f32; 2], [f32; 2])> = m
+        .iter()
+        .enumerate()
+        .filter_map(|(i, j)| j.map(|j| (ka[i], kb[j])))
+        .take(100)
+        .collect();
     g.bench_function("match_descriptors_pair", |bch| {
         bch.iter(|| black_box(features::match_descriptors(&da, &db, 0.8)))
+    });
+    // The sub-pixel localisation (translation, homography, round trip) of 100 matches.
+    g.bench_function("lucas_kanade_refine_100_matches", |bch| {
+        bch.iter(|| {
+            matched
+                .iter()
+                .filter_map(|(p, q)| lucas_kanade::refine(&a, &b, *p, *q, 3.0))
+                .count()
+        })
     });
     g.finish();
 }

@@ -78,7 +78,8 @@ pub(crate) fn bilinear(img: &Plane, x: f32, y: f32) -> f32 {
     let (w, h) = (img.width, img.height);
     let x = x.clamp(0.0, (w - 1) as f32);
     let y = y.clamp(0.0, (h - 1) as f32);
-    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+    // Clamped to be non-negative, so truncation is the floor (and no libm call).
+    let (x0, y0) = (x as usize, y as usize);
     let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
     let (fx, fy) = (x - x0 as f32, y - y0 as f32);
     let a = img.data[y0 * w + x0] + (img.data[y0 * w + x1] - img.data[y0 * w + x0]) * fx;

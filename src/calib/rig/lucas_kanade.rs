@@ -258,14 +258,19 @@ fn homography(a: &Plane, b: &Plane, px: i32, py: i32, start: Matrix3<f64>, max_s
     let mut warped = [0f64; WSIDE * WSIDE];
     let sample = |h: &Matrix3<f64>, warped: &mut [f64; WSIDE * WSIDE]| {
         let mut k = 0;
+        // Homogeneous coordinates are linear along a row: step them.
+        let (sx, sy, sz) = (h[(0, 0)] / s, h[(1, 0)] / s, h[(2, 0)] / s);
         for dy in -WHALF..=WHALF {
-            let y = dy as f64 / s;
-            for dx in -WHALF..=WHALF {
-                let x = dx as f64 / s;
-                let z = h[(2, 0)] * x + h[(2, 1)] * y + h[(2, 2)];
-                let u = (h[(0, 0)] * x + h[(0, 1)] * y + h[(0, 2)]) / z;
-                let v = (h[(1, 0)] * x + h[(1, 1)] * y + h[(1, 2)]) / z;
-                warped[k] = bilinear(b, u as f32, v as f32) as f64;
+            let (x, y) = (-1.0, dy as f64 / s);
+            let mut hx = h[(0, 0)] * x + h[(0, 1)] * y + h[(0, 2)];
+            let mut hy = h[(1, 0)] * x + h[(1, 1)] * y + h[(1, 2)];
+            let mut hz = h[(2, 0)] * x + h[(2, 1)] * y + h[(2, 2)];
+            for _ in 0..WSIDE {
+                let iz = 1.0 / hz;
+                warped[k] = bilinear(b, (hx * iz) as f32, (hy * iz) as f32) as f64;
+                hx += sx;
+                hy += sy;
+                hz += sz;
                 k += 1;
             }
         }
