@@ -50,9 +50,10 @@ fn ring_of_24_with_known_focal() {
     assert_eq!(r.cameras.len(), 24, "unregistered: {:?}", r.unregistered);
     let est: Vec<Camera> = r.cameras.iter().map(|c| c.camera.clone()).collect();
     let (rot, centre) = errors(&est, &truth);
-    assert!(rot < 0.4, "median relative rotation error {rot} deg");
-    assert!(centre < 1.5, "centre error {centre} % of the radius");
-    assert!(r.rms < 0.5, "reprojection rms {}", r.rms);
+    // Measured 2026-11-29 on this rig from the command line: 0.074 degrees, 0.38 %, RMS 0.03 px.
+    assert!(rot < 0.15, "median relative rotation error {rot} deg");
+    assert!(centre < 1.0, "centre error {centre} % of the radius");
+    assert!(r.rms < 0.1, "reprojection rms {}", r.rms);
     // The gauge: focus at the origin, up +z, mean distance of the centres from the focus 1.
     let mean: f64 = est
         .iter()
@@ -85,8 +86,10 @@ fn arc_of_12_with_unknown_focal_and_an_unrelated_camera() {
     assert!(f_err < 1.0, "focal {f} px, error {f_err} %");
     let est: Vec<Camera> = r.cameras.iter().map(|c| c.camera.clone()).collect();
     let (rot, centre) = errors(&est, &truth);
-    assert!(rot < 0.6, "median relative rotation error {rot} deg");
-    assert!(centre < 5.0, "centre error {centre} % of the radius");
+    // Measured 2026-11-29 on this rig from the command line: 0.18 degrees, 0.70 %. At
+    // 640x360 the ground gives few matches, and an arc drifts (see arc_of_12_at_720p).
+    assert!(rot < 0.4, "median relative rotation error {rot} deg");
+    assert!(centre < 2.0, "centre error {centre} % of the radius");
 
     let opts = RigOptions {
         layout: Layout::Arc,
