@@ -1,7 +1,7 @@
 //! Criterion benches of rig calibration's kernels: descriptor matching of one camera pair,
-//! the sub-pixel localisation of matches, two-view RANSAC, and the Schur-complement bundle adjustment of a 24-camera ring. Run with
-//! `cargo bench --bench calib_rig`; the end-to-end timing is `timeslice calibrate-rig` (see
-//! benches/README.md).
+//! the sub-pixel localisation of matches, two-view RANSAC, and the Schur-complement bundle
+//! adjustment of a 24-camera ring. Run with `cargo bench --bench calib_rig`; the end-to-end
+//! timing is `timeslice calibrate rig` (see benches/README.md).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use nalgebra::{Point3, Vector2, Vector3};

@@ -63,8 +63,8 @@ fn blend_row(a: &Splat, b: &Splat, t: f32, y: usize, val: &mut [f32], rgb: [&mut
 /// Push-pull hole filling: average the valid pixels down a pyramid until every cell has a
 /// value, then pull those averages back up into the holes only. Level 0 is the image itself
 /// (`valid` is 0 or 1, so the image is already its own premultiplied colour, and it becomes 1
-/// where a hole is filled); the coarser
-/// levels are a quarter of the pixels each, and every pass runs in parallel over rows.
+/// where a hole is filled); the coarser levels are a quarter of the pixels each, and every
+/// pass runs in parallel over rows.
 fn fill_holes(img: &mut [Plane; 3], valid: &mut Plane) {
     let any_hole = valid.data.par_iter().any(|&v| v == 0.0);
     if !any_hole || !valid.data.par_iter().any(|&v| v > 0.0) {

@@ -608,11 +608,6 @@ mod tests {
             );
         }
     }
-}
-
-#[cfg(test)]
-mod arc_tests {
-    use super::*;
 
     /// The sample generator's 180-degree arc of 12 cameras (radius 8 m, 1.6 m high, aimed at
     /// (0, 0, 1), 1280x720, 40-degree lens) and the points it sees: each from a random pixel

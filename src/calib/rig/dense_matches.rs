@@ -85,7 +85,8 @@ pub fn match_pair(
     params: &FlowParams,
 ) -> Result<PairMatches> {
     // The search range calibration was tuned with. The wider default (0.6) gave the
-    // 12-camera arc 0.018 degrees instead of 0.11, but lost a camera of the 24-ring.
+    // 12-camera arc 0.018 degrees instead of 0.11, but lost a camera of the 24-ring
+    // (2026-11-29, with the translation-only localisation of the time).
     let search = GlobalSearch {
         range_x: 0.45,
         ..GlobalSearch::default()

@@ -20,8 +20,9 @@
 //! (streaks, lines) and on repeated patterns fail it.
 //!
 //! Written here because the alignment is the core of the calibration's accuracy and needs the
-//! gain-invariant, weighted, round-trip-checked form above; the crates that track features
-//! (e.g. KLT implementations) fit translations only.
+//! gain-invariant, weighted, round-trip-checked patch fit above. The Rust crates found
+//! (visual-odometry-rs: whole frames under a 3D rigid warp; apple-vision: macOS bindings)
+//! do not offer it.
 
 use crate::frame::Plane;
 use nalgebra::{Matrix3, SMatrix, SVector, Vector3};
@@ -87,11 +88,7 @@ fn translation(
     p: [f32; 2],
     max_shift: f32,
 ) -> Option<(f32, f32)> {
-    if px < HALF + 1
-        || py < HALF + 1
-        || px + HALF + 1 >= a.width as i32
-        || py + HALF + 1 >= a.height as i32
-    {
+    if !fits(a, px, py, HALF) {
         return None;
     }
     // Template and its gradients (fixed during the iterations: inverse compositional form).
@@ -116,7 +113,7 @@ fn translation(
     }
     // The keypoint sits near the integer pixel; q is where p (not the rounded one) goes.
     let (mut ux, mut uy) = (q[0] - (p[0] - px as f32), q[1] - (p[1] - py as f32));
-    let (ox, oy) = (ux, uy);
+    let (ux0, uy0) = (ux, uy);
     let (mut h00, mut h01, mut h11) = (0f64, 0f64, 0f64);
     for k in 0..SIDE * SIDE {
         h00 += (tx[k] * tx[k]) as f64;
@@ -156,7 +153,7 @@ fn translation(
         let sy = (h00 * g1 - h01 * g0) / det;
         ux -= sx as f32;
         uy -= sy as f32;
-        if !(ux.is_finite() && uy.is_finite()) || (ux - ox).hypot(uy - oy) > max_shift {
+        if !(ux.is_finite() && uy.is_finite()) || (ux - ux0).hypot(uy - uy0) > max_shift {
             return None;
         }
         if sx * sx + sy * sy < 1e-6 {
@@ -173,6 +170,12 @@ fn translation(
     }
     let ncc = num / (var_t * vw).sqrt().max(1e-12);
     (ncc > 0.8).then_some((ux, uy))
+}
+
+/// Whether the patch of half-size `half` around (px, py), and the pixels around it that its
+/// gradients read, lie inside `img`.
+fn fits(img: &Plane, px: i32, py: i32, half: i32) -> bool {
+    px > half && py > half && px + half + 1 < img.width as i32 && py + half + 1 < img.height as i32
 }
 
 /// The warp taking the template's normalised coordinates (pixel offsets / WHALF) to pixels
@@ -198,11 +201,7 @@ enum Warp {
 fn homography(a: &Plane, b: &Plane, px: i32, py: i32, start: Matrix3<f64>, max_shift: f64) -> Warp {
     type M8 = SMatrix<f64, 8, 8>;
     type V8 = SVector<f64, 8>;
-    if px < WHALF + 1
-        || py < WHALF + 1
-        || px + WHALF + 1 >= a.width as i32
-        || py + WHALF + 1 >= a.height as i32
-    {
+    if !fits(a, px, py, WHALF) {
         return Warp::NearBorder;
     }
     let n = WSIDE * WSIDE;
@@ -236,12 +235,17 @@ fn homography(a: &Plane, b: &Plane, px: i32, py: i32, start: Matrix3<f64>, max_s
         }
     }
     let wsum: f64 = wt.iter().sum();
-    let mean_t = t.iter().zip(&wt).map(|(v, w)| v * w).sum::<f64>() / wsum;
-    let var_t = t
-        .iter()
-        .zip(&wt)
-        .map(|(v, w)| w * (v - mean_t).powi(2))
-        .sum::<f64>();
+    // Weighted mean and (unnormalised) variance of a patch.
+    let weighted_stats = |patch: &[f64; WSIDE * WSIDE]| {
+        let mean = patch.iter().zip(&wt).map(|(v, w)| v * w).sum::<f64>() / wsum;
+        let var = patch
+            .iter()
+            .zip(&wt)
+            .map(|(v, w)| w * (v - mean).powi(2))
+            .sum::<f64>();
+        (mean, var)
+    };
+    let (mean_t, var_t) = weighted_stats(&t);
     if var_t < 1e-6 {
         return Warp::Failed;
     }
@@ -274,15 +278,6 @@ fn homography(a: &Plane, b: &Plane, px: i32, py: i32, start: Matrix3<f64>, max_s
                 k += 1;
             }
         }
-    };
-    let weighted_stats = |warped: &[f64; WSIDE * WSIDE]| {
-        let mean = warped.iter().zip(&wt).map(|(v, w)| v * w).sum::<f64>() / wsum;
-        let var = warped
-            .iter()
-            .zip(&wt)
-            .map(|(v, w)| w * (v - mean).powi(2))
-            .sum::<f64>();
-        (mean, var)
     };
     let mut converged = false;
     for _ in 0..40 {

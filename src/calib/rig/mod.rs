@@ -16,10 +16,9 @@
 //!    matches through shared keypoints), each camera's observation localised against the
 //!    first camera's keypoint, or else the nearest camera's already in the track.
 //! 4. Incremental registration ([`incremental`]): from the pair with the most inliers (and
-//!    enough parallax), each
-//!    next camera is placed by resection ([`resection`]: RANSAC DLT + Gauss-Newton) from the
-//!    points it sees, or from its pair's relative pose when it shares too few, new tracks are
-//!    triangulated and the bundle adjusted as the rig grows.
+//!    enough parallax), each next camera is placed by resection ([`resection`]: RANSAC DLT +
+//!    Gauss-Newton) from the points it sees, or from its pair's relative pose when it shares
+//!    too few, new tracks are triangulated and the bundle adjusted as the rig grows.
 //! 5. [`bundle_adjustment`]: Levenberg-Marquardt with the Schur complement, a Cauchy then a
 //!    Huber loss, three rounds with outlier rejection in between, refining the shared focal
 //!    length when it was not given. The ring closes here: the last cameras' points tie them
@@ -638,11 +637,10 @@ fn reconstruct(
                     let p = [o.1.x as f32, o.1.y as f32];
                     lucas_kanade::refine(&imgs[o.0].full, &imgs[c].full, p, guess, shift)
                 };
-                let nearest = obs
-                    .iter()
-                    .min_by_key(|o| nearness(o.0, c))
-                    .expect("the reference");
-                let q = at(&obs[0]).or_else(|| (nearest.0 != rc).then(|| at(nearest)).flatten());
+                let q = at(&obs[0]).or_else(|| {
+                    let nearest = obs.iter().min_by_key(|o| nearness(o.0, c))?;
+                    (nearest.0 != rc).then(|| at(nearest)).flatten()
+                });
                 if let Some(q) = q {
                     obs.push((c, Vector2::new(q[0] as f64, q[1] as f64)));
                 }
@@ -914,8 +912,9 @@ fn incremental(
         };
     triangulate_new(&cams, &mut point);
     adjust(&mut cams, &mut point, if quick { 5 } else { 15 });
-
     let mut failed = vec![false; n];
+    // Why a camera's resection failed, kept only if it never gets placed (a retry may).
+    let mut rejected: Vec<Option<String>> = vec![None; n];
     let mut two_view_tried = vec![false; n];
     let place_by_pair = |cams: &[Option<BaCamera>],
                          point: &[Option<Point3<f64>>],
@@ -1017,7 +1016,6 @@ fn incremental(
             if let Some(cam_c) = place_by_pair(&cams, &point, &failed, &mut two_view_tried) {
                 let (c, cam) = cam_c;
                 cams[c] = Some(cam);
-                reasons[c] = None;
                 added += 1;
                 triangulate_new(&cams, &mut point);
                 adjust(&mut cams, &mut point, if quick { 3 } else { 6 });
@@ -1045,10 +1043,13 @@ fn incremental(
                 }
             }
         }
-        let threshold = 6.0 * px_thresh / k.fx;
-        // A candidate pose counts if it fits at least 12 points (and a quarter of them) and its
-        // refinement on those fits them well.
-        let check = |(r, t, inl): (Matrix3<f64>, Vector3<f64>, Vec<bool>)| {
+        let placed = resection::ransac(
+            &world,
+            &img,
+            6.0 * px_thresh / k.fx,
+            if quick { 150 } else { 400 },
+        )
+        .and_then(|(r, t, inl)| {
             let m = inl.iter().filter(|b| **b).count();
             if m < 12 || (m as f64) < 0.25 * world.len() as f64 {
                 return None;
@@ -1072,14 +1073,10 @@ fn incremental(
             };
             let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
             (rms < 4.0 * px_thresh).then_some(cam)
-        };
-        let placed = resection::ransac(&world, &img, threshold, if quick { 150 } else { 400 })
-            .and_then(check);
+        });
         match placed {
             Some(cam) => {
                 cams[c] = Some(cam);
-                // A camera rejected before may be placed on a retry.
-                reasons[c] = None;
                 added += 1;
                 triangulate_new(&cams, &mut point);
                 // Adjust after every camera while the rig is small, then every few cameras.
@@ -1094,7 +1091,7 @@ fn incremental(
             }
             None => {
                 failed[c] = true;
-                reasons[c].get_or_insert_with(|| {
+                rejected[c].get_or_insert_with(|| {
                     format!(
                         "its view does not agree with the {} points it shares with registered cameras",
                         world.len()
@@ -1106,7 +1103,9 @@ fn incremental(
     for c in 0..n {
         if cams[c].is_none() {
             reasons[c].get_or_insert_with(|| {
-                "it shares too few points with the registered cameras".into()
+                rejected[c].take().unwrap_or_else(|| {
+                    "it shares too few points with the registered cameras".into()
+                })
             });
         }
     }
