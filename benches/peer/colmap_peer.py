@@ -23,6 +23,17 @@ def run(args):
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
 
 
+def png_size(images):
+    """Width and height of the first PNG in IMAGE_DIR (from its IHDR chunk)."""
+    import struct
+    names = sorted(n for n in os.listdir(images) if n.lower().endswith(".png"))
+    if not names:
+        sys.exit(f"{images}: --focal needs PNG images to read the size from; give --K fx,fy,cx,cy")
+    with open(os.path.join(images, names[0]), "rb") as f:
+        head = f.read(24)
+    return struct.unpack(">II", head[16:24])
+
+
 def main():
     argv = sys.argv[1:]
     if len(argv) < 2:
@@ -32,8 +43,10 @@ def main():
     k = None
     rest = argv[2:]
     if "--focal" in rest:
+        # COLMAP's SIMPLE_PINHOLE wants f,cx,cy: the principal point at the image centre.
         f = rest[rest.index("--focal") + 1]
-        k = ("SIMPLE_PINHOLE", f)
+        w, h = png_size(images)
+        k = ("SIMPLE_PINHOLE", f"{f},{(w - 1) / 2},{(h - 1) / 2}")
     if "--K" in rest:
         k = ("PINHOLE", rest[rest.index("--K") + 1])
     os.makedirs(out, exist_ok=True)

@@ -9,7 +9,7 @@
 //! the match to full resolution and localise it there to sub-pixel accuracy
 //! (`lucas_kanade::refine`).
 
-use super::lucas_kanade;
+use super::lucas_kanade::{self, IDENTITY};
 use crate::error::Result;
 use crate::flow::global_search::{compute_flow_searched, GlobalSearch};
 use crate::flow::{consistency, ConsistencyParams, FlowParams};
@@ -115,7 +115,25 @@ pub fn match_pair(
             let (u, v) = (fwd.u[i], fwd.v[i]);
             motion.push(u.hypot(v));
             let guess = b.to_full([q[0] + u, q[1] + v]);
-            lucas_kanade::refine(&a.full, &b.full, p, guess, 1.5 * a.scale + 1.0)
+            // The flow's local affine map (its Jacobian over +-2 working pixels): a wide
+            // baseline shears the ground and squeezes walls, which the patch fit starts from.
+            let (xi, yi) = (x as usize, y as usize);
+            let d = 2usize;
+            let frame = if xi >= d && yi >= d && xi + d < w && yi + d < h {
+                let (l, r, t, bo) = (i - d, i + d, i - d * w, i + d * w);
+                let s = 0.5 / d as f32;
+                [
+                    1.0 + (fwd.u[r] - fwd.u[l]) * s,
+                    (fwd.u[bo] - fwd.u[t]) * s,
+                    (fwd.v[r] - fwd.v[l]) * s,
+                    1.0 + (fwd.v[bo] - fwd.v[t]) * s,
+                ]
+            } else {
+                IDENTITY
+            };
+            let max_shift = 1.5 * a.scale + 1.0;
+            lucas_kanade::refine_in_frame(&a.full, &b.full, p, guess, frame, max_shift)
+                .or_else(|| lucas_kanade::refine(&a.full, &b.full, p, guess, max_shift))
         })
         .collect();
     motion.sort_by(f32::total_cmp);
