@@ -221,6 +221,35 @@ fn known_intrinsics_from_opencv_yaml() {
             c.intrinsics.fx
         );
     }
+    // Any calibration gives its first camera's intrinsics: here the truth's COLMAP model.
+    let out2 = d.path().join("calib2");
+    let r = std::process::Command::new(bin)
+        .args(["--quiet", "calibrate", "rig", rig.to_str().unwrap()])
+        .args(["--layout", "arc", "--out", out2.to_str().unwrap()])
+        .arg("--intrinsics")
+        .arg(rig.join("truth/colmap"))
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let cal = timeslice::calib::load_rig(&out2).unwrap();
+    assert_eq!(cal.len(), 10);
+    assert!(cal
+        .iter()
+        .all(|c| (c.intrinsics.fx / fx - 1.0).abs() < 1e-9));
+    // Something that is no calibration: one line naming the file.
+    let bogus = d.path().join("notes.txt");
+    std::fs::write(&bogus, "hello\n").unwrap();
+    let r = std::process::Command::new(bin)
+        .args(["--quiet", "calibrate", "rig", rig.to_str().unwrap()])
+        .args(["--out", d.path().join("calib3").to_str().unwrap()])
+        .arg("--intrinsics")
+        .arg(&bogus)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success() && err.contains("notes.txt"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!d.path().join("calib3").exists());
 }
 
 #[test]

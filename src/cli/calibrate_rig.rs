@@ -31,9 +31,11 @@ pub struct RigArgs {
     #[arg(long, value_name = "PX", conflicts_with = "intrinsics")]
     pub focal: Option<f64>,
     /// Known intrinsics shared by every camera: an OpenCV YAML file (from `timeslice
-    /// calibrate board` or OpenCV's calibrateCamera); rescaled when the footage has another
-    /// resolution of the same shape; its lens distortion is removed from the matches.
-    #[arg(long, value_name = "YAML")]
+    /// calibrate board` or OpenCV's calibrateCamera), or the first camera of a calibration
+    /// (a COLMAP text model folder, calibration.json or a Middlebury *_par.txt); rescaled
+    /// when the footage has another resolution of the same shape; its lens distortion is
+    /// removed from the matches.
+    #[arg(long, value_name = "FILE")]
     pub intrinsics: Option<PathBuf>,
     /// ring (the last camera neighbours the first) or arc [default: the project's, else ring].
     #[arg(long, value_enum)]
@@ -61,8 +63,27 @@ pub enum LayoutArg {
     Arc,
 }
 
-/// The YAML's intrinsics at the footage's resolution (the first camera's).
-fn scaled(y: &CameraYaml, project: &Project, a: &RigArgs) -> Result<Intrinsics> {
+/// Known intrinsics and the image size they are for: an OpenCV YAML file, or the first camera
+/// of any calibration `calib::load_rig` reads.
+fn read_intrinsics(path: &Path) -> Result<(u32, u32, Intrinsics)> {
+    let yaml = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    if yaml {
+        let y = CameraYaml::read(path)?;
+        return Ok((y.width, y.height, y.intrinsics));
+    }
+    let cams = timeslice::calib::load_rig(path)?;
+    let c = cams
+        .first()
+        .ok_or_else(|| timeslice::Error::input(path, "the calibration has no camera"))?;
+    Ok((c.width, c.height, c.intrinsics))
+}
+
+/// The intrinsics at the footage's resolution (the first camera's).
+fn scaled(y: &(u32, u32, Intrinsics), project: &Project, a: &RigArgs) -> Result<Intrinsics> {
+    let &(width, height, intrinsics) = y;
     let path = a.intrinsics.as_deref().expect("called with --intrinsics");
     let first = project
         .cameras
@@ -70,20 +91,20 @@ fn scaled(y: &CameraYaml, project: &Project, a: &RigArgs) -> Result<Intrinsics> 
         .context("the project lists no cameras")?;
     let info = media::probe(&project.source_path(first))?;
     let (sx, sy) = (
-        info.width as f64 / y.width as f64,
-        info.height as f64 / y.height as f64,
+        info.width as f64 / width as f64,
+        info.height as f64 / height as f64,
     );
     if (sx - sy).abs() > 0.01 * sx {
         return Err(timeslice::Error::input(
             path,
             format!(
                 "the intrinsics are for {}x{} images but the footage is {}x{}, another shape; calibrate at the footage's resolution",
-                y.width, y.height, info.width, info.height
+                width, height, info.width, info.height
             ),
         )
         .into());
     }
-    Ok(y.intrinsics.rescaled(sx, sy))
+    Ok(intrinsics.rescaled(sx, sy))
 }
 
 /// Calibrates `project` from one frame per camera at `at` (frame 0 when `None`) and writes
@@ -219,7 +240,7 @@ pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
         None => project.layout.unwrap_or(Layout::Ring),
     };
     let intrinsics = match &a.intrinsics {
-        Some(path) => Some(CameraYaml::read(path)?),
+        Some(path) => Some(read_intrinsics(path)?),
         None => None,
     };
     let opts = RigOptions {
