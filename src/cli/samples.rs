@@ -50,6 +50,9 @@ pub struct Args {
     /// Roll every camera about its optical axis by up to DEG degrees.
     #[arg(long, default_value_t = 0.0, value_name = "DEG")]
     pub roll_jitter: f64,
+    /// The lenses' horizontal field of view, degrees (a long lens: 10-15).
+    #[arg(long, default_value_t = timeslice::synth::HFOV_DEGREES, value_name = "DEG")]
+    pub hfov: f64,
     /// Write one PNG still per camera (at the event) instead of videos.
     #[arg(long)]
     pub stills: bool,
@@ -77,6 +80,7 @@ impl Args {
             seed: self.seed,
             aim_jitter_degrees: self.aim_jitter,
             roll_jitter_degrees: self.roll_jitter,
+            hfov_degrees: self.hfov,
         }
     }
 }

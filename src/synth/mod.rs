@@ -9,7 +9,8 @@
 //! saturated red thing in the scene, so tests and tools can find the focus by colour.
 //!
 //! The rig: cameras on a circle of radius 8 m at height 1.6 m, each aimed exactly at the focus
-//! with a 40 degree horizontal field of view and no distortion; see [`rig`].
+//! with a 40 degree horizontal field of view (`SampleSpec::hfov_degrees`) and no distortion;
+//! see [`rig`].
 //!
 //! Layering: [`scene`] casts rays (origin, direction, time) into the scene and knows nothing
 //! of cameras; `render` turns a [`Camera`] into pixel rays and supersamples them;
@@ -78,6 +79,9 @@ pub struct SampleSpec {
     /// by up to `roll_jitter_degrees`: a real rig is never perfectly aimed.
     pub aim_jitter_degrees: f64,
     pub roll_jitter_degrees: f64,
+    /// The lenses' horizontal field of view, degrees (40 by default; 10-15 is a long lens,
+    /// whose views of the subject are nearly affine).
+    pub hfov_degrees: f64,
 }
 
 impl Default for SampleSpec {
@@ -93,6 +97,7 @@ impl Default for SampleSpec {
             seed: 1,
             aim_jitter_degrees: 0.0,
             roll_jitter_degrees: 0.0,
+            hfov_degrees: HFOV_DEGREES,
         }
     }
 }
@@ -119,6 +124,12 @@ impl SampleSpec {
             return Err(Error::usage(format!(
                 "arc of {} degrees is not usable: give an angle above 0 and at most 360",
                 self.arc_degrees
+            )));
+        }
+        if !(self.hfov_degrees >= 1.0 && self.hfov_degrees <= 150.0) {
+            return Err(Error::usage(format!(
+                "a field of view of {} degrees is not usable: give 1 to 150 degrees",
+                self.hfov_degrees
             )));
         }
         if self.fps.num <= 0 || self.fps.den <= 0 {
@@ -154,7 +165,7 @@ impl SampleRig {
             height: CAMERA_HEIGHT,
             width: spec.width,
             height_px: spec.height,
-            hfov_degrees: HFOV_DEGREES,
+            hfov_degrees: spec.hfov_degrees,
             aim_jitter_degrees: spec.aim_jitter_degrees,
             roll_jitter_degrees: spec.roll_jitter_degrees,
             seed: spec.seed,
@@ -337,6 +348,27 @@ mod tests {
     impl Drop for TempDir {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn the_field_of_view_sets_the_focal_length() {
+        let s = SampleRig::new(&SampleSpec {
+            hfov_degrees: 15.0,
+            ..spec(320, 180, 4, 1)
+        })
+        .unwrap();
+        let fx = s.rig().cameras[0].intrinsics.fx;
+        assert!(
+            (fx - 160.0 / 7.5f64.to_radians().tan()).abs() < 1e-9,
+            "{fx}"
+        );
+        for bad in [0.5, 151.0, f64::NAN] {
+            let e = SampleRig::new(&SampleSpec {
+                hfov_degrees: bad,
+                ..spec(320, 180, 4, 1)
+            });
+            assert!(matches!(e, Err(Error::Usage(_))), "{bad}");
         }
     }
 

@@ -12,13 +12,16 @@
 //!    the fit back ([`lucas_kanade`]). Pairs with few matches (low texture) add matches from
 //!    the dense flow engine ([`dense_matches`]).
 //! 3. [`two_view`]: per pair, the essential matrix by LO-RANSAC (normalised eight-point, MSAC
-//!    score) and the relative pose by the cheirality test; the inliers form tracks (union of
+//!    score) and the relative pose by the cheirality test, minimised directly from rig-shaped
+//!    starts where the fit is weak (long lenses); the inliers form tracks (union of
 //!    matches through shared keypoints), each camera's observation localised against the
 //!    first camera's keypoint, or else the nearest camera's already in the track.
 //! 4. Incremental registration ([`incremental`]): from the pair with the most inliers (and
 //!    enough parallax), each next camera is placed by resection ([`resection`]: RANSAC DLT +
-//!    Gauss-Newton) from the points it sees, or from its pair's relative pose when it shares
-//!    too few, new tracks are triangulated and the bundle adjusted as the rig grows.
+//!    Gauss-Newton, or, where the DLT fails as it does for long lenses, Gauss-Newton from the
+//!    nearest placed camera's pose) from the points it sees, or from its pair's relative pose
+//!    when it shares too few, new tracks are triangulated and the bundle adjusted as the rig
+//!    grows.
 //! 5. [`bundle_adjustment`]: Levenberg-Marquardt with the Schur complement, a Cauchy then a
 //!    Huber loss, three rounds with outlier rejection in between, refining the shared focal
 //!    length when it was not given. The ring closes here: the last cameras' points tie them
@@ -456,6 +459,12 @@ fn reconstruct(
     let norm = |p: &Vector2<f64>| Vector2::new((p.x - k.cx) / k.fx, (p.y - k.cy) / k.fy);
     // Inlier threshold, pixels: matches are localised to a few tenths of a pixel.
     let px_thresh = 1.5;
+    // Rig-shaped starts for the two-view fits: the next camera turned by up to 45 degrees
+    // about the subject.
+    let degrees: Vec<f64> = (1..=15)
+        .flat_map(|k| [3.0 * k as f64, -3.0 * k as f64])
+        .collect();
+    let starts = two_view::rig_hypotheses(&degrees);
     let fits: Vec<Option<PairFit>> = pairs
         .par_iter()
         .map(|p| {
@@ -472,7 +481,36 @@ fn reconstruct(
                 confidence: 0.99999,
                 ..Default::default()
             };
-            let r = two_view::estimate_relative_pose(&a, &b, &params)?;
+            // The median angle between the inliers' rays. A fit whose rays barely converge
+            // explains the matches by a rotation alone: the far backdrop seen from cameras 20
+            // degrees apart fits one (13.8 degrees instead of 20 on a 90-degree arc of 10
+            // cameras at 640x360) when the pair's other matches are few or wrong.
+            let parallax_of = |r: &two_view::TwoViewResult| {
+                let mut parallax: Vec<f64> = (0..a.len())
+                    .filter(|&s| r.inliers[s])
+                    .map(|s| {
+                        let ra = Vector3::new(a[s].x, a[s].y, 1.0);
+                        let rb = r.pose.rotation.transpose() * Vector3::new(b[s].x, b[s].y, 1.0);
+                        ra.angle(&rb)
+                    })
+                    .collect();
+                parallax.sort_by(f64::total_cmp);
+                parallax.get(parallax.len() / 2).copied().unwrap_or(0.0)
+            };
+            let plain = two_view::estimate_relative_pose(&a, &b, &params);
+            // The eight-point fits of nearly affine views (long lenses) drift to such a
+            // rotation even when every match is exact: then minimise directly from rig-shaped
+            // starts as well (15-degree lens, 24 cameras over 180 degrees, focal known:
+            // 8/24 registered before, 24/24 at 0.008 degrees with).
+            let weak = plain.as_ref().is_none_or(|r| {
+                parallax_of(r) < MIN_PARALLAX_DEG.to_radians()
+                    || (r.inlier_count as f64) < 0.8 * a.len() as f64
+            });
+            let r = if weak {
+                two_view::estimate_relative_pose_from(&a, &b, &params, &starts)?
+            } else {
+                plain?
+            };
             if r.inlier_count < 16 || (r.inlier_count as f64) < 0.25 * a.len() as f64 {
                 return None;
             }
@@ -480,20 +518,7 @@ fn reconstruct(
             for (s, &i) in sel.iter().enumerate() {
                 inliers[i] = r.inliers[s];
             }
-            // The median angle between the inliers' rays. A fit whose rays barely converge
-            // explains the matches by a rotation alone: the far backdrop seen from cameras 20
-            // degrees apart fits one (13.8 degrees instead of 20 on a 90-degree arc of 10
-            // cameras at 640x360) when the pair's other matches are few or wrong.
-            let mut parallax: Vec<f64> = (0..a.len())
-                .filter(|&s| r.inliers[s])
-                .map(|s| {
-                    let ra = Vector3::new(a[s].x, a[s].y, 1.0);
-                    let rb = r.pose.rotation.transpose() * Vector3::new(b[s].x, b[s].y, 1.0);
-                    ra.angle(&rb)
-                })
-                .collect();
-            parallax.sort_by(f64::total_cmp);
-            let parallax = parallax[parallax.len() / 2];
+            let parallax = parallax_of(&r);
             Some(PairFit {
                 rotation: r.pose.rotation,
                 translation: r.pose.translation,
@@ -1073,6 +1098,41 @@ fn incremental(
             };
             let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
             (rms < 4.0 * px_thresh).then_some(cam)
+        });
+        // The linear resection is poorly conditioned for a long lens (nearly affine views):
+        // start instead from the pose of the nearest registered camera in rig order, a few
+        // degrees away, and let a robust Gauss-Newton find the pose, then its inliers.
+        let placed = placed.or_else(|| {
+            let dist = |r: usize| {
+                let d = r.abs_diff(c);
+                d.min(n - d)
+            };
+            let r = (0..n)
+                .filter(|&r| cams[r].is_some())
+                .min_by_key(|&r| dist(r))?;
+            let mut cam = cams[r]?;
+            let mut inl = vec![true; world.len()];
+            for loss in [8.0 * px_thresh, 2.0 * px_thresh, px_thresh] {
+                let wi: Vec<Point3<f64>> = (0..world.len())
+                    .filter(|&i| inl[i])
+                    .map(|i| world[i])
+                    .collect();
+                let pi: Vec<Vector2<f64>> = (0..world.len())
+                    .filter(|&i| inl[i])
+                    .map(|i| pix[i])
+                    .collect();
+                if wi.len() < 12 {
+                    return None;
+                }
+                bundle_adjustment::refine_pose(&mut cam, &wi, &pi, loss);
+                for i in 0..world.len() {
+                    inl[i] = cam
+                        .project(&world[i])
+                        .is_some_and(|q| (q - pix[i]).norm() < 2.0 * px_thresh);
+                }
+            }
+            let m = inl.iter().filter(|b| **b).count();
+            (m >= 12 && m as f64 >= 0.5 * world.len() as f64).then_some(cam)
         });
         match placed {
             Some(cam) => {
