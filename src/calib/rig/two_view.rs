@@ -577,7 +577,7 @@ pub(crate) mod tests {
         // ahead of A, both aimed at it; 60% of the points on a far backdrop (28-40 units),
         // the rest near the subject; observations rounded to 0.02 px at a 4861 px focal.
         // (The eight-point RANSAC alone also finds this pose; on the rendered rig of the
-        // `long_lens_arc_of_24_with_known_focal` test it did not. This checks that the
+        // `long_lens_arc_of_24` test it did not. This checks that the
         // direct minimisation keeps the pose exact.)
         let q = nalgebra::Rotation3::from_axis_angle(&Vector3::y_axis(), 7.8f64.to_radians());
         let (r, c_b) = (
