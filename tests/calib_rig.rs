@@ -41,6 +41,30 @@ fn errors(est: &[Camera], truth: &[Camera]) -> (f64, f64) {
     (e.rotation_median_deg, e.centre_mean_pct)
 }
 
+/// Calibrates `views` with `opts`; every camera must register. The estimated cameras, with
+/// their median relative rotation error (degrees) and mean centre error (%) against `truth`.
+fn calibrate_all(
+    views: &[RigView],
+    truth: &[Camera],
+    opts: &RigOptions,
+) -> (Vec<Camera>, f64, f64) {
+    let r = calibrate_rig(views, opts, &Silent).unwrap();
+    assert_eq!(
+        r.cameras.len(),
+        views.len(),
+        "unregistered: {:?}",
+        r.unregistered
+    );
+    let est: Vec<Camera> = r.cameras.iter().map(|c| c.camera.clone()).collect();
+    let (rot, centre) = errors(&est, truth);
+    (est, rot, centre)
+}
+
+/// The first camera's focal length error against the truth, percent.
+fn focal_error_pct(est: &[Camera], truth: &[Camera]) -> f64 {
+    100.0 * (est[0].intrinsics.fx / truth[0].intrinsics.fx - 1.0).abs()
+}
+
 #[test]
 fn ring_of_24_with_known_focal() {
     let (views, truth) = render(24, Layout::Ring, 640, 360);
@@ -93,10 +117,7 @@ fn long_lens_arc_of_24() {
         focal: Some(truth[0].intrinsics.fx),
         ..Default::default()
     };
-    let r = calibrate_rig(&views, &opts, &Silent).unwrap();
-    assert_eq!(r.cameras.len(), 24, "unregistered: {:?}", r.unregistered);
-    let est: Vec<Camera> = r.cameras.iter().map(|c| c.camera.clone()).collect();
-    let (rot, centre) = errors(&est, &truth);
+    let (_, rot, centre) = calibrate_all(&views, &truth, &opts);
     assert!(rot < 0.05, "median relative rotation error {rot} deg");
     assert!(centre < 0.5, "centre error {centre} % of the radius");
     // The focal not given: the sweep's coarse candidates near the truth left cameras out
@@ -106,13 +127,13 @@ fn long_lens_arc_of_24() {
         layout: Layout::Arc,
         ..Default::default()
     };
-    let r = calibrate_rig(&views, &opts, &Silent).unwrap();
-    assert_eq!(r.cameras.len(), 24, "unregistered: {:?}", r.unregistered);
-    let f = r.cameras[0].camera.intrinsics.fx;
-    let f_err = 100.0 * (f / truth[0].intrinsics.fx - 1.0).abs();
-    assert!(f_err < 1.0, "focal {f} px, error {f_err} %");
-    let est: Vec<Camera> = r.cameras.iter().map(|c| c.camera.clone()).collect();
-    let (rot, centre) = errors(&est, &truth);
+    let (est, rot, centre) = calibrate_all(&views, &truth, &opts);
+    let f_err = focal_error_pct(&est, &truth);
+    assert!(
+        f_err < 1.0,
+        "focal {} px, error {f_err} %",
+        est[0].intrinsics.fx
+    );
     assert!(rot < 0.15, "median relative rotation error {rot} deg");
     assert!(centre < 0.5, "centre error {centre} % of the radius");
 }
@@ -125,13 +146,13 @@ fn arc_of_12_with_unknown_focal_and_an_unrelated_camera() {
         layout: Layout::Arc,
         ..Default::default()
     };
-    let r = calibrate_rig(&views, &opts, &Silent).unwrap();
-    assert_eq!(r.cameras.len(), 12, "unregistered: {:?}", r.unregistered);
-    let f = r.cameras[0].camera.intrinsics.fx;
-    let f_err = 100.0 * (f / truth[0].intrinsics.fx - 1.0).abs();
-    assert!(f_err < 1.0, "focal {f} px, error {f_err} %");
-    let est: Vec<Camera> = r.cameras.iter().map(|c| c.camera.clone()).collect();
-    let (rot, centre) = errors(&est, &truth);
+    let (est, rot, centre) = calibrate_all(&views, &truth, &opts);
+    let f_err = focal_error_pct(&est, &truth);
+    assert!(
+        f_err < 1.0,
+        "focal {} px, error {f_err} %",
+        est[0].intrinsics.fx
+    );
     // Measured 2026-11-29 on this rig from the command line: 0.18 degrees, 0.70 %. At
     // 640x360 the ground gives few matches, and an arc drifts (see arc_of_12_at_720p).
     assert!(rot < 0.4, "median relative rotation error {rot} deg");
@@ -361,10 +382,8 @@ fn calibrated_arc_of_12(w: u32, h: u32) -> (f64, f64) {
         layout: Layout::Arc,
         ..Default::default()
     };
-    let r = calibrate_rig(&views, &opts, &Silent).unwrap();
-    assert_eq!(r.cameras.len(), 12, "unregistered: {:?}", r.unregistered);
-    let est: Vec<Camera> = r.cameras.iter().map(|c| c.camera.clone()).collect();
-    errors(&est, &truth)
+    let (_, rot, centre) = calibrate_all(&views, &truth, &opts);
+    (rot, centre)
 }
 
 #[test]

@@ -195,6 +195,14 @@ pub fn rig_pairs(n: usize, layout: Layout, k: usize) -> Vec<(usize, usize)> {
     out
 }
 
+/// How many places apart cameras `a` and `b` of `n` are in rig order, counted either way round
+/// (the ring's wrap; on an arc the cameras near the ends meet too, which only orders
+/// guesses).
+fn rig_distance(n: usize, a: usize, b: usize) -> usize {
+    let d = a.abs_diff(b);
+    d.min(n - d)
+}
+
 /// Calibrates the rig seen in `views` (in rig order, one frame per camera, equal sizes).
 pub fn calibrate_rig(
     views: &[RigView],
@@ -484,12 +492,7 @@ fn reconstruct(
     let norm = |p: &Vector2<f64>| Vector2::new((p.x - k.cx) / k.fx, (p.y - k.cy) / k.fy);
     // Inlier threshold, pixels: matches are localised to a few tenths of a pixel.
     let px_thresh = 1.5;
-    // Rig-shaped starts for the two-view fits: the next camera turned by up to 45 degrees
-    // about the subject.
-    let degrees: Vec<f64> = (1..=15)
-        .flat_map(|k| [3.0 * k as f64, -3.0 * k as f64])
-        .collect();
-    let starts = two_view::rig_hypotheses(&degrees);
+    let starts = two_view::rig_hypotheses();
     let fits: Vec<Option<PairFit>> = pairs
         .par_iter()
         .map(|p| {
@@ -652,10 +655,7 @@ fn reconstruct(
     // seen 30-40 degrees apart often fails the homography fit's round trip. (Chaining every
     // camera to its nearest instead lets errors add up along long tracks: 0.049 degrees
     // median on a 48-camera arc, against 0.011 with the reference first.)
-    let nearness = |a: usize, b: usize| {
-        let d = a.abs_diff(b);
-        d.min(n - d)
-    };
+    let nearness = |a: usize, b: usize| rig_distance(n, a, b);
     let tracks: Vec<Vec<(usize, Vector2<f64>)>> = roots
         .par_iter()
         .step_by(step)
@@ -1128,13 +1128,9 @@ fn incremental(
         // start instead from the pose of the nearest registered camera in rig order, a few
         // degrees away, and let a robust Gauss-Newton find the pose, then its inliers.
         let placed = placed.or_else(|| {
-            let dist = |r: usize| {
-                let d = r.abs_diff(c);
-                d.min(n - d)
-            };
             let r = (0..n)
                 .filter(|&r| cams[r].is_some())
-                .min_by_key(|&r| dist(r))?;
+                .min_by_key(|&r| rig_distance(n, r, c))?;
             let mut cam = cams[r]?;
             let mut inl = vec![true; world.len()];
             for loss in [8.0 * px_thresh, 2.0 * px_thresh, px_thresh] {

@@ -22,7 +22,8 @@ pub struct BaselineDirection {
     pub weight: f64,
 }
 
-fn skew(v: &Vector3<f64>) -> Matrix3<f64> {
+/// The cross-product matrix: `skew(v) w = v x w`.
+pub(crate) fn skew(v: &Vector3<f64>) -> Matrix3<f64> {
     Matrix3::new(0.0, -v.z, v.y, v.z, 0.0, -v.x, -v.y, v.x, 0.0)
 }
 

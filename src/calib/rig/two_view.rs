@@ -123,16 +123,23 @@ pub fn eight_point(a: &[Vector2<f64>], b: &[Vector2<f64>], idx: &[usize]) -> Opt
 /// Sampson distance of one correspondence to `e` (first-order geometric error).
 #[inline]
 pub fn sampson(e: &Matrix3<f64>, a: &Vector2<f64>, b: &Vector2<f64>) -> f64 {
-    let xa = Vector3::new(a.x, a.y, 1.0);
-    let xb = Vector3::new(b.x, b.y, 1.0);
-    let ea = e * xa;
-    let etb = e.transpose() * xb;
-    let num = xb.dot(&ea);
-    let den = ea.x * ea.x + ea.y * ea.y + etb.x * etb.x + etb.y * etb.y;
+    let (num, den) = sampson_terms(e, a, b);
     if den <= 0.0 {
         return f64::INFINITY;
     }
     (num * num / den).sqrt()
+}
+
+/// The epipolar residual `x_b^T E x_a` and the squared norm of its gradient, whose ratio's
+/// square root is the Sampson distance.
+#[inline]
+fn sampson_terms(e: &Matrix3<f64>, a: &Vector2<f64>, b: &Vector2<f64>) -> (f64, f64) {
+    let xa = Vector3::new(a.x, a.y, 1.0);
+    let xb = Vector3::new(b.x, b.y, 1.0);
+    let ea = e * xa;
+    let etb = e.transpose() * xb;
+    let den = ea.x * ea.x + ea.y * ea.y + etb.x * etb.x + etb.y * etb.y;
+    (xb.dot(&ea), den)
 }
 
 /// The midpoint-free linear (DLT) triangulation of one point seen by two or more cameras
@@ -330,7 +337,7 @@ pub fn estimate_relative_pose_from(
             };
         }
     }
-    let (mut e, mut best_score) = best?;
+    let (mut e, best_score) = best?;
     if !starts.is_empty() {
         // Direct minimisation from the RANSAC pose and each start, on a subset first.
         let idx: Vec<usize> = (0..n).filter(|&i| sampson(&e, &a[i], &b[i]) < th).collect();
@@ -354,11 +361,9 @@ pub fn estimate_relative_pose_from(
             let s2 = score(&e2);
             if s2 < best_score {
                 e = e2 / e2.norm();
-                best_score = s2;
             }
         }
     }
-    let _ = best_score;
     let idx: Vec<usize> = (0..n).filter(|&i| sampson(&e, &a[i], &b[i]) < th).collect();
     let (pose, _) = pose_from_essential(&e, a, b, &idx)?;
     let mut inliers = vec![false; n];
@@ -387,21 +392,16 @@ pub fn estimate_relative_pose_from(
 /// The Sampson residual with its sign (the first-order geometric error of `x_b^T E x_a`).
 #[inline]
 fn sampson_signed(e: &Matrix3<f64>, a: &Vector2<f64>, b: &Vector2<f64>) -> f64 {
-    let xa = Vector3::new(a.x, a.y, 1.0);
-    let xb = Vector3::new(b.x, b.y, 1.0);
-    let ea = e * xa;
-    let etb = e.transpose() * xb;
-    let den = ea.x * ea.x + ea.y * ea.y + etb.x * etb.x + etb.y * etb.y;
+    let (num, den) = sampson_terms(e, a, b);
     if den <= 0.0 {
         return 0.0;
     }
-    xb.dot(&ea) / den.sqrt()
+    num / den.sqrt()
 }
 
+/// `E = [t]x R`.
 fn essential_of(pose: &RelativePose) -> Matrix3<f64> {
-    let t = pose.translation;
-    let tx = Matrix3::new(0.0, -t.z, t.y, t.z, 0.0, -t.x, -t.y, t.x, 0.0);
-    tx * pose.rotation
+    super::translation::skew(&pose.translation) * pose.rotation
 }
 
 /// The pose moved by `d`: rotation by the vector d[0..3] (left), baseline direction turned by
@@ -504,13 +504,14 @@ pub fn refine_relative_pose(
 }
 
 /// Starting poses for [`refine_relative_pose`] from a rig's geometry: camera B turned by
-/// `degrees` about the image's vertical (or horizontal, for cameras on their side) axis
-/// through a point ahead of A, both aimed at it. Only directions matter: `t ∝ e_z - Q^T e_z`
-/// for B turned by Q.
-pub fn rig_hypotheses(degrees: &[f64]) -> Vec<RelativePose> {
+/// +-3 to 45 degrees (3-degree steps) about the image's vertical (or horizontal, for cameras
+/// on their side) axis through a point ahead of A, both aimed at it; 60 in all. Only
+/// directions matter: `t ∝ e_z - Q^T e_z` for B turned by Q.
+pub fn rig_hypotheses() -> Vec<RelativePose> {
+    let degrees = (1..=15).flat_map(|k| [3.0 * k as f64, -3.0 * k as f64]);
     let mut out = Vec::new();
     for axis in [Vector3::y_axis(), Vector3::x_axis()] {
-        for &deg in degrees {
+        for deg in degrees.clone() {
             let q = nalgebra::Rotation3::from_axis_angle(&axis, deg.to_radians()).into_inner();
             let t = Vector3::z() - q.transpose() * Vector3::z();
             if t.norm() < 1e-9 {
@@ -617,10 +618,7 @@ pub(crate) mod tests {
             confidence: 0.99999,
             ..Default::default()
         };
-        let degrees: Vec<f64> = (1..=15)
-            .flat_map(|k| [3.0 * k as f64, -3.0 * k as f64])
-            .collect();
-        let res = estimate_relative_pose_from(&a, &b, &params, &rig_hypotheses(&degrees)).unwrap();
+        let res = estimate_relative_pose_from(&a, &b, &params, &rig_hypotheses()).unwrap();
         let dr = super::super::rotation_averaging::rotation_angle(
             &(res.pose.rotation.transpose() * truth.rotation),
         );
