@@ -275,5 +275,19 @@ pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
     for u in &result.unregistered {
         println!("not registered: {}: {}", u.name, u.reason);
     }
+    let spaced: Vec<&str> = result
+        .cameras
+        .iter()
+        .filter(|c| c.spacing_assumed)
+        .map(|c| c.camera.name.as_str())
+        .collect();
+    if !spaced.is_empty() {
+        println!(
+            "regular spacing assumed for {}: no point is seen by them and a third camera, so \
+             their distances from their neighbours are the rig's mean spacing, not measured \
+             (more cameras between them would measure it)",
+            spaced.join(", ")
+        );
+    }
     Ok(())
 }

@@ -10,12 +10,14 @@
 //!   "cameras": [ { "name": "cam01", "width": 1280, "height": 720,
 //!                  "K": [[fx, 0, cx], [0, fy, cy], [0, 0, 1]], "dist": [0, 0, 0, 0, 0],
 //!                  "R": [[...], [...], [...]], "t": [x, y, z], "centre": [x, y, z],
-//!                  "rms": 0.28, "inliers": 812 } ],
+//!                  "rms": 0.28, "inliers": 812, "spacing_assumed": true } ],
 //!   "unregistered": [ { "name": "cam07", "reason": "..." } ] }
 //! ```
 //!
 //! Cameras are listed in rig order; `rms` is the reprojection error in pixels of the
 //! observations kept by the bundle adjustment, `inliers` their number for that camera.
+//! `spacing_assumed` (present only when true) marks a camera whose distance from its
+//! neighbour is the rig's mean spacing rather than measured (see `calibrate_rig`).
 
 use crate::camera::{Camera, Intrinsics, Pose};
 use crate::error::{Error, Result};
@@ -32,6 +34,9 @@ pub struct CalibratedCamera {
     pub rms: f64,
     /// Observations of this camera kept by the final adjustment.
     pub inliers: usize,
+    /// The camera's distance from the neighbour it was placed from is the rig's mean spacing,
+    /// not measured: no point is seen by it and by a third camera (cameras far apart).
+    pub spacing_assumed: bool,
 }
 
 /// A camera that could not be registered, and why.
@@ -71,6 +76,8 @@ struct JsonCamera {
     centre: [f64; 3],
     rms: f64,
     inliers: usize,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    spacing_assumed: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -111,6 +118,7 @@ pub fn write(path: &Path, rig: &RigCalibration) -> Result<()> {
                     centre: c.camera.pose.centre().coords.into(),
                     rms: c.rms,
                     inliers: c.inliers,
+                    spacing_assumed: c.spacing_assumed,
                 }
             })
             .collect(),
@@ -153,6 +161,7 @@ pub fn read(path: &Path) -> Result<RigCalibration> {
                 },
                 rms: c.rms,
                 inliers: c.inliers,
+                spacing_assumed: c.spacing_assumed,
             }
         })
         .collect();
@@ -215,6 +224,7 @@ mod tests {
                     camera: c.clone(),
                     rms: 0.25,
                     inliers: 100,
+                    spacing_assumed: c.name == "c1",
                 })
                 .collect(),
             unregistered: vec![Unregistered {

@@ -159,7 +159,8 @@ pub fn describe(img: &Plane, points: &[[f32; 2]], window: f32) -> Vec<Option<[f3
 }
 
 #[inline]
-fn dot(a: &[f32; DESC_LEN], b: &[f32; DESC_LEN]) -> f32 {
+/// Cosine similarity of two (unit) descriptors.
+pub(crate) fn similarity(a: &[f32; DESC_LEN], b: &[f32; DESC_LEN]) -> f32 {
     let mut s = [0f32; 8];
     for (ca, cb) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
         for k in 0..8 {
@@ -174,7 +175,7 @@ fn nearest(d: &[f32; DESC_LEN], others: &[Option<[f32; DESC_LEN]>]) -> (usize, f
     let (mut bi, mut b1, mut b2) = (usize::MAX, -1f32, -1f32);
     for (k, o) in others.iter().enumerate() {
         if let Some(o) = o {
-            let s = dot(d, o);
+            let s = similarity(d, o);
             if s > b1 {
                 b2 = b1;
                 b1 = s;

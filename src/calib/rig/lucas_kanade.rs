@@ -67,6 +67,19 @@ pub fn refine_in_frame(
     frame: Frame,
     max_shift: f32,
 ) -> Option<[f32; 2]> {
+    refine_with_round_trip(a, b, p, q, frame, max_shift, ROUND_TRIP_PX)
+}
+
+/// [`refine_in_frame`] accepting a round-trip error up to `round_trip` pixels.
+pub fn refine_with_round_trip(
+    a: &Plane,
+    b: &Plane,
+    p: [f32; 2],
+    q: [f32; 2],
+    frame: Frame,
+    max_shift: f32,
+    round_trip: f64,
+) -> Option<[f32; 2]> {
     let (px, py) = (p[0].round() as i32, p[1].round() as i32);
     let [f00, f01, f10, f11] = frame;
     // The keypoint's offset from the template's centre pixel, and where it goes in b.
@@ -104,7 +117,7 @@ pub fn refine_in_frame(
                 (m[1] - qy as f64) / WHALF as f64,
             );
             let err = (r[0] - p[0] as f64).hypot(r[1] - p[1] as f64);
-            (err <= ROUND_TRIP_PX).then_some([m[0] as f32, m[1] as f32])
+            (err <= round_trip).then_some([m[0] as f32, m[1] as f32])
         }
         Warp::NearBorder => Some([m[0] as f32, m[1] as f32]),
         Warp::Failed => None,

@@ -13,15 +13,21 @@
 //!    the dense flow engine ([`dense_matches`]).
 //! 3. [`two_view`]: per pair, the essential matrix by LO-RANSAC (normalised eight-point, MSAC
 //!    score) and the relative pose by the cheirality test, minimised directly from rig-shaped
-//!    starts where the fit is weak (long lenses); the inliers form tracks (union of
-//!    matches through shared keypoints), each camera's observation localised against the
-//!    first camera's keypoint, or else the nearest camera's already in the track.
+//!    starts where the fit is weak (long lenses); neighbours with few inliers (cameras far
+//!    apart) add the matches found along the fit's epipolar lines ([`guided_matches`]) and are
+//!    fitted again. The inliers form tracks (union of matches through shared keypoints), each
+//!    camera's observation localised against the first camera's keypoint, or else the nearest
+//!    camera's already in the track.
 //! 4. Incremental registration ([`incremental`]): from the pair with the most inliers (and
 //!    enough parallax), each next camera is placed by resection ([`resection`]: RANSAC DLT +
 //!    Gauss-Newton, or, where the DLT fails as it does for long lenses, Gauss-Newton from the
 //!    nearest placed camera's pose) from the points it sees, or from its pair's relative pose
 //!    when it shares too few, new tracks are triangulated and the bundle adjusted as the rig
-//!    grows.
+//!    grows. When no camera shares points with the placed ones (a ring of 12, cameras 30
+//!    degrees apart: no point is seen by three), the baselines' lengths are not in the
+//!    matches at all; a neighbour is then placed from its pair's pose at the rig's mean
+//!    spacing, the adjustment holds the neighbours' spacing equal (a prior that only decides
+//!    what the points leave free), and the result marks those cameras `spacing_assumed`.
 //! 5. [`bundle_adjustment`]: Levenberg-Marquardt with the Schur complement, a Cauchy then a
 //!    Huber loss, three rounds with outlier rejection in between, refining the shared focal
 //!    length when it was not given. The ring closes here: the last cameras' points tie them
@@ -39,11 +45,15 @@
 //! When the focal length is not given, it is found by a sweep: the reconstruction of the
 //! first 8 cameras (steps 3-5, focal held fixed) runs for candidate horizontal fields of view
 //! from 8 to 100 degrees (factor 1.2 apart, then +-10 % around the best), scored by the
-//! truncated reprojection error (unregistered cameras at the cap); the whole rig is then
+//! truncated reprojection error (unregistered cameras, and cameras placed by the spacing, at
+//! the cap); the whole rig is then
 //! reconstructed at the best candidate with the focal free in the final adjustment, and again
 //! at the refined focal while that registers more cameras or fits better. (Two-view focal
 //! estimation (Bougnoux's formula, Kruppa equations) is degenerate for a rig: the optical
-//! axes of cameras aimed at one point intersect.)
+//! axes of cameras aimed at one point intersect.) Where no candidate links the cameras by
+//! points, every pair fits its own points at any focal length and the sweep has nothing to go
+//! on; a closed ring then takes the focal length at which its neighbours' rotations add up to
+//! one turn ([`ring_closure`]).
 //!
 //! The gauge of the result: the world origin is the focus point (the point nearest all optical
 //! axes), +z is the rig's up vector (normal of the best-fit plane of the camera centres, on the
@@ -55,8 +65,10 @@ pub mod bundle_adjustment;
 pub mod calibration_json;
 pub mod dense_matches;
 pub mod features;
+pub mod guided_matches;
 pub mod lucas_kanade;
 pub mod resection;
+pub mod ring_closure;
 pub mod rotation_averaging;
 pub mod translation;
 pub mod two_view;
@@ -142,6 +154,8 @@ struct PairData {
     a: Vec<Vector2<f64>>,
     b: Vec<Vector2<f64>>,
     identical: bool,
+    /// Matches were added along the epipolar lines ([`guided_matches`]).
+    guided: bool,
 }
 
 /// The smallest median angle between a pair's inlier rays for it to seed the reconstruction.
@@ -158,6 +172,80 @@ struct PairFit {
     parallax: f64,
 }
 
+/// A pair's relative pose at intrinsics `k`: LO-RANSAC on the eight-point essential matrix,
+/// minimised directly from the rig-shaped `starts` where that fit is weak. `None` for too few
+/// matches or inliers.
+fn fit_pair(
+    p: &PairData,
+    k: &Intrinsics,
+    starts: &[two_view::RelativePose],
+    quick: bool,
+) -> Option<PairFit> {
+    let norm = |p: &Vector2<f64>| Vector2::new((p.x - k.cx) / k.fx, (p.y - k.cy) / k.fy);
+    let px_thresh = PX_THRESH;
+    if p.identical || p.a.len() < 16 {
+        return None;
+    }
+    let step = if quick { (p.a.len() / 400).max(1) } else { 1 };
+    let sel: Vec<usize> = (0..p.a.len()).step_by(step).collect();
+    let a: Vec<Vector2<f64>> = sel.iter().map(|&i| norm(&undistort(k, &p.a[i]))).collect();
+    let b: Vec<Vector2<f64>> = sel.iter().map(|&i| norm(&undistort(k, &p.b[i]))).collect();
+    let params = two_view::RansacParams {
+        threshold: px_thresh / k.fx,
+        max_iterations: if quick { 300 } else { 2000 },
+        confidence: 0.99999,
+        ..Default::default()
+    };
+    // The median angle between the inliers' rays. A fit whose rays barely converge
+    // explains the matches by a rotation alone: the far backdrop seen from cameras 20
+    // degrees apart fits one (13.8 degrees instead of 20 on a 90-degree arc of 10
+    // cameras at 640x360) when the pair's other matches are few or wrong.
+    let parallax_of = |r: &two_view::TwoViewResult| {
+        let mut parallax: Vec<f64> = (0..a.len())
+            .filter(|&s| r.inliers[s])
+            .map(|s| {
+                let ra = Vector3::new(a[s].x, a[s].y, 1.0);
+                let rb = r.pose.rotation.transpose() * Vector3::new(b[s].x, b[s].y, 1.0);
+                ra.angle(&rb)
+            })
+            .collect();
+        parallax.sort_by(f64::total_cmp);
+        parallax.get(parallax.len() / 2).copied().unwrap_or(0.0)
+    };
+    let plain = two_view::estimate_relative_pose(&a, &b, &params);
+    // The eight-point fits of nearly affine views (long lenses) drift to such a
+    // rotation even when every match is exact: then minimise directly from rig-shaped
+    // starts as well (15-degree lens, 24 cameras over 180 degrees, focal known:
+    // 8/24 registered before, 24/24 at 0.008 degrees with).
+    let weak = plain.as_ref().is_none_or(|r| {
+        parallax_of(r) < MIN_PARALLAX_DEG.to_radians()
+            || (r.inlier_count as f64) < 0.8 * a.len() as f64
+    });
+    let r = if weak {
+        two_view::estimate_relative_pose_from(&a, &b, &params, starts)?
+    } else {
+        plain?
+    };
+    if r.inlier_count < 16 || (r.inlier_count as f64) < 0.25 * a.len() as f64 {
+        return None;
+    }
+    let mut inliers = vec![false; p.a.len()];
+    for (s, &i) in sel.iter().enumerate() {
+        inliers[i] = r.inliers[s];
+    }
+    let parallax = parallax_of(&r);
+    Some(PairFit {
+        rotation: r.pose.rotation,
+        translation: r.pose.translation,
+        inliers,
+        count: r.inlier_count,
+        parallax,
+    })
+}
+
+/// Inlier threshold, pixels: matches are localised to a few tenths of a pixel.
+const PX_THRESH: f64 = 1.5;
+
 /// A reconstruction at given intrinsics.
 struct Recon {
     cams: Vec<Option<BaCamera>>,
@@ -166,6 +254,8 @@ struct Recon {
     /// Truncated mean squared reprojection error over all matches (the focal sweep's score).
     score: f64,
     reasons: Vec<Option<String>>,
+    /// Cameras placed by the rig's regular spacing (no point tied them to the others).
+    spaced: Vec<bool>,
 }
 
 fn luma_spread(p: &Plane) -> f32 {
@@ -306,6 +396,7 @@ pub fn calibrate_rig(
                 a: Vec::new(),
                 b: Vec::new(),
                 identical: false,
+                guided: false,
             };
             for (k, q) in found.iter().enumerate() {
                 if let Some(q) = q {
@@ -346,112 +437,7 @@ pub fn calibrate_rig(
             false,
         )
     } else {
-        // Sweep the horizontal field of view, then refine the best few with the focal free.
-        let cands: Vec<f64> = (0..28)
-            .map(|k| 8.0 * 1.2f64.powi(k))
-            .filter(|d| *d <= 100.0)
-            .map(|d| Intrinsics::focal_for_hfov(w as u32, d))
-            .collect();
-        progress.begin("focal length sweep", cands.len() as u64);
-        // The sweep runs on the first few cameras only (a short arc), in full.
-        let m = n.min(8);
-        let sub: Vec<PairData> = pairs
-            .iter()
-            .filter(|p| p.i < m && p.j < m)
-            .cloned()
-            .collect();
-        let sweep_at = |f: f64| {
-            let r = reconstruct(m, &sub, &imgs, &feats, &centred(f), FocalMode::Fixed, false);
-            (r.score, r.cams.iter().filter(|c| c.is_some()).count())
-        };
-        let score_at = |f: f64| sweep_at(f).0;
-        // A coarse candidate that leaves cameras out gets a second look: with the focal free
-        // in the final adjustment, then again at the focal it moved to (more than 1 %).
-        // Registration runs at a fixed focal, and for a long lens a focal 4-10 % off already
-        // leaves cameras out, so the coarse grid alone missed the true focal's basin (15-degree
-        // lens: 2077 px picked, 57 % off; with the second look, 4855 px).
-        let second_look = |f: f64| -> Option<(f64, f64)> {
-            let r = reconstruct(
-                m,
-                &sub,
-                &imgs,
-                &feats,
-                &centred(f),
-                FocalMode::Shared,
-                false,
-            );
-            let f2 = r.cams.iter().flatten().next().map(|c| c.fx)?;
-            if !(f2.is_finite() && f2 > 0.0) || (f2 / f - 1.0).abs() <= 0.01 {
-                return Some((r.score, f));
-            }
-            Some((score_at(f2).min(r.score), f2))
-        };
-        let coarse: Vec<(f64, f64)> = cands
-            .iter()
-            .map(|&f| {
-                let (s, reg) = sweep_at(f);
-                let mut r = (s, f);
-                if reg < m {
-                    if let Some(l) = second_look(f).filter(|l| l.0 < s) {
-                        r = l;
-                    }
-                }
-                progress.advance(1);
-                r
-            })
-            .collect();
-        progress.end();
-        let scores: Vec<f64> = coarse.iter().map(|c| c.0).collect();
-        let cands: Vec<f64> = coarse.iter().map(|c| c.1).collect();
-        let best = (0..cands.len())
-            .min_by(|&a, &b| scores[a].total_cmp(&scores[b]))
-            .expect("candidates");
-        // Finer looks around the best candidate: steps of 1.2^(1/4) (4.7 %), then
-        // 1.2^(1/16) (1.1 %). Precise matches make the score sharp: a focal a few percent
-        // off leaves cameras unregistered, and the final adjustment may not recover it.
-        let mut f0 = cands[best];
-        let mut s0 = scores[best];
-        for step in [1.2f64.powf(0.25), 1.2f64.powf(1.0 / 16.0)] {
-            let centre = f0;
-            for k in [-3i32, -2, -1, 1, 2, 3] {
-                let f = centre * step.powi(k);
-                let sc = score_at(f);
-                if sc < s0 {
-                    (f0, s0) = (f, sc);
-                }
-            }
-        }
-        // Refine: reconstruct at the best candidate with the focal free in the final
-        // adjustment, then again at the refined focal (registration itself runs at a fixed
-        // focal, so a closer start registers more cameras), while that helps.
-        let registered = |r: &Recon| r.cams.iter().filter(|c| c.is_some()).count();
-        let at = |f: f64| {
-            reconstruct(
-                n,
-                &pairs,
-                &imgs,
-                &feats,
-                &centred(f),
-                FocalMode::Shared,
-                false,
-            )
-        };
-        let mut recon = at(f0);
-        for _ in 0..3 {
-            let Some(f) = recon.cams.iter().flatten().next().map(|c| c.fx) else {
-                break;
-            };
-            let next = at(f);
-            let nf = next.cams.iter().flatten().next().map(|c| c.fx).unwrap_or(f);
-            let better = (registered(&next), -next.score) > (registered(&recon), -recon.score);
-            if better {
-                recon = next;
-            }
-            if !better || (nf - f).abs() < 1e-3 * f {
-                break;
-            }
-        }
-        recon
+        focal_sweep(n, &pairs, &imgs, &feats, opts.layout, &centred, progress)
     };
     finish(
         views,
@@ -459,6 +445,178 @@ pub fn calibrate_rig(
         (w as u32, h as u32),
         opts.intrinsics.map(|k| k.dist),
     )
+}
+
+/// The focal length by a sweep (see the module doc), and the reconstruction at it: the
+/// candidates on the first 8 cameras, finer steps around the best, then the whole rig with the
+/// focal free in the final adjustment; a sparse ring from its closure instead.
+fn focal_sweep(
+    n: usize,
+    pairs: &[PairData],
+    imgs: &[ViewImages],
+    feats: &[(Vec<[f32; 2]>, Vec<Desc>)],
+    layout: Layout,
+    centred: &dyn Fn(f64) -> Intrinsics,
+    progress: &dyn Progress,
+) -> Recon {
+    // Sweep the horizontal field of view, then refine the best few with the focal free.
+    let cands = sweep_candidates(imgs[0].full.width);
+    let registered = |r: &Recon| r.cams.iter().filter(|c| c.is_some()).count();
+    progress.begin("focal length sweep", cands.len() as u64);
+    // The sweep runs on the first few cameras only (a short arc), in full.
+    let m = n.min(8);
+    let sub: Vec<PairData> = pairs
+        .iter()
+        .filter(|p| p.i < m && p.j < m)
+        .cloned()
+        .collect();
+    // Score, cameras registered from points, cameras placed by the rig's spacing.
+    let sweep_at = |f: f64| {
+        let r = reconstruct(m, &sub, imgs, feats, &centred(f), FocalMode::Fixed, false);
+        let spaced = r.spaced.iter().filter(|s| **s).count();
+        (r.score, registered(&r) - spaced, spaced)
+    };
+    let score_at = |f: f64| sweep_at(f).0;
+    // A coarse candidate that leaves cameras out gets a second look: with the focal free
+    // in the final adjustment, then again at the focal it moved to (more than 1 %).
+    // Registration runs at a fixed focal, and for a long lens a focal 4-10 % off already
+    // leaves cameras out, so the coarse grid alone missed the true focal's basin (15-degree
+    // lens: 2077 px picked, 57 % off; with the second look, 4855 px).
+    let second_look = |f: f64| -> Option<(f64, f64)> {
+        let r = reconstruct(m, &sub, imgs, feats, &centred(f), FocalMode::Shared, false);
+        let f2 = r.cams.iter().flatten().next().map(|c| c.fx)?;
+        if !(f2.is_finite() && f2 > 0.0) || (f2 / f - 1.0).abs() <= 0.01 {
+            return Some((r.score, f));
+        }
+        Some((score_at(f2).min(r.score), f2))
+    };
+    let first: Vec<(f64, usize, usize)> = cands
+        .iter()
+        .map(|&f| {
+            let r = sweep_at(f);
+            progress.advance(1);
+            r
+        })
+        .collect();
+    progress.end();
+    // No candidate links the first cameras by points: a sparse ring, whose closure gives
+    // the focal length where the sweep has nothing to go on.
+    if first.iter().all(|c| c.2 > 0) {
+        if let Some(r) =
+            by_ring_closure(n, pairs, imgs, feats, layout, centred).filter(|r| registered(r) == n)
+        {
+            return r;
+        }
+    }
+    let coarse: Vec<(f64, f64)> = cands
+        .iter()
+        .zip(&first)
+        .map(|(&f, &(s, reg, _))| {
+            let look = (reg < m).then(|| second_look(f)).flatten();
+            look.filter(|l| l.0 < s).unwrap_or((s, f))
+        })
+        .collect();
+    let scores: Vec<f64> = coarse.iter().map(|c| c.0).collect();
+    let cands: Vec<f64> = coarse.iter().map(|c| c.1).collect();
+    let best = (0..cands.len())
+        .min_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+        .expect("candidates");
+    // Finer looks around the best candidate: steps of 1.2^(1/4) (4.7 %), then
+    // 1.2^(1/16) (1.1 %). Precise matches make the score sharp: a focal a few percent
+    // off leaves cameras unregistered, and the final adjustment may not recover it.
+    let mut f0 = cands[best];
+    let mut s0 = scores[best];
+    for step in [1.2f64.powf(0.25), 1.2f64.powf(1.0 / 16.0)] {
+        let centre = f0;
+        for k in [-3i32, -2, -1, 1, 2, 3] {
+            let f = centre * step.powi(k);
+            let sc = score_at(f);
+            if sc < s0 {
+                (f0, s0) = (f, sc);
+            }
+        }
+    }
+    // Refine: reconstruct at the best candidate with the focal free in the final
+    // adjustment, then again at the refined focal (registration itself runs at a fixed
+    // focal, so a closer start registers more cameras), while that helps.
+    let at = |f: f64| reconstruct(n, pairs, imgs, feats, &centred(f), FocalMode::Shared, false);
+    let mut recon = at(f0);
+    for _ in 0..3 {
+        let Some(f) = recon.cams.iter().flatten().next().map(|c| c.fx) else {
+            break;
+        };
+        let next = at(f);
+        let nf = next.cams.iter().flatten().next().map(|c| c.fx).unwrap_or(f);
+        let better = (registered(&next), -next.score) > (registered(&recon), -recon.score);
+        if better {
+            recon = next;
+        }
+        if !better || (nf - f).abs() < 1e-3 * f {
+            break;
+        }
+    }
+    // A ring whose cameras are too far apart to share points gives the sweep nothing to
+    // go on; its closure does.
+    let spaced = |r: &Recon| r.spaced.iter().filter(|s| **s).count();
+    if spaced(&recon) > 0 || registered(&recon) < n {
+        if let Some(r) = by_ring_closure(n, pairs, imgs, feats, layout, centred)
+            .filter(|r| registered(r) >= registered(&recon))
+        {
+            recon = r;
+        }
+    }
+    recon
+}
+
+/// Candidate focal lengths of the sweep: horizontal fields of view from 8 to 100 degrees, a
+/// factor 1.2 apart.
+fn sweep_candidates(width: usize) -> Vec<f64> {
+    (0..28)
+        .map(|k| 8.0 * 1.2f64.powi(k))
+        .filter(|d| *d <= 100.0)
+        .map(|d| Intrinsics::focal_for_hfov(width as u32, d))
+        .collect()
+}
+
+/// The reconstruction of a closed ring at the focal length its closure gives
+/// ([`ring_closure`]); `None` for an arc, or a ring without every neighbour pair.
+fn by_ring_closure(
+    n: usize,
+    pairs: &[PairData],
+    imgs: &[ViewImages],
+    feats: &[(Vec<[f32; 2]>, Vec<Desc>)],
+    layout: Layout,
+    centred: &dyn Fn(f64) -> Intrinsics,
+) -> Option<Recon> {
+    let neighbours: Vec<&PairData> = pairs
+        .iter()
+        .filter(|p| rig_distance(n, p.i, p.j) == 1)
+        .collect();
+    if layout != Layout::Ring || neighbours.len() != n {
+        return None;
+    }
+    let starts = two_view::rig_hypotheses();
+    let turn = |f: f64| -> Option<f64> {
+        let k = centred(f);
+        let angles: Vec<Option<f64>> = neighbours
+            .par_iter()
+            .map(|p| {
+                let fit = fit_guided(n, p, imgs, feats, &k, &starts, false).1?;
+                Some(rotation_averaging::rotation_angle(&fit.rotation))
+            })
+            .collect();
+        angles.into_iter().sum()
+    };
+    let f = ring_closure::focal_from_closure(&sweep_candidates(imgs[0].full.width), turn)?;
+    Some(reconstruct(
+        n,
+        pairs,
+        imgs,
+        feats,
+        &centred(f),
+        FocalMode::Fixed,
+        false,
+    ))
 }
 
 /// Removes the intrinsics' distortion from a pixel (a few fixed-point iterations), giving the
@@ -489,73 +647,26 @@ fn reconstruct(
     focal: FocalMode,
     quick: bool,
 ) -> Recon {
-    let norm = |p: &Vector2<f64>| Vector2::new((p.x - k.cx) / k.fx, (p.y - k.cy) / k.fy);
-    // Inlier threshold, pixels: matches are localised to a few tenths of a pixel.
-    let px_thresh = 1.5;
+    let px_thresh = PX_THRESH;
     let starts = two_view::rig_hypotheses();
-    let fits: Vec<Option<PairFit>> = pairs
+    // Pairs with few inliers (wide spacing) look again for matches along their epipolar
+    // lines, and are fitted again with them.
+    let fitted: Vec<(Option<PairData>, Option<PairFit>)> = pairs
         .par_iter()
-        .map(|p| {
-            if p.identical || p.a.len() < 16 {
-                return None;
-            }
-            let step = if quick { (p.a.len() / 400).max(1) } else { 1 };
-            let sel: Vec<usize> = (0..p.a.len()).step_by(step).collect();
-            let a: Vec<Vector2<f64>> = sel.iter().map(|&i| norm(&undistort(k, &p.a[i]))).collect();
-            let b: Vec<Vector2<f64>> = sel.iter().map(|&i| norm(&undistort(k, &p.b[i]))).collect();
-            let params = two_view::RansacParams {
-                threshold: px_thresh / k.fx,
-                max_iterations: if quick { 300 } else { 2000 },
-                confidence: 0.99999,
-                ..Default::default()
-            };
-            // The median angle between the inliers' rays. A fit whose rays barely converge
-            // explains the matches by a rotation alone: the far backdrop seen from cameras 20
-            // degrees apart fits one (13.8 degrees instead of 20 on a 90-degree arc of 10
-            // cameras at 640x360) when the pair's other matches are few or wrong.
-            let parallax_of = |r: &two_view::TwoViewResult| {
-                let mut parallax: Vec<f64> = (0..a.len())
-                    .filter(|&s| r.inliers[s])
-                    .map(|s| {
-                        let ra = Vector3::new(a[s].x, a[s].y, 1.0);
-                        let rb = r.pose.rotation.transpose() * Vector3::new(b[s].x, b[s].y, 1.0);
-                        ra.angle(&rb)
-                    })
-                    .collect();
-                parallax.sort_by(f64::total_cmp);
-                parallax.get(parallax.len() / 2).copied().unwrap_or(0.0)
-            };
-            let plain = two_view::estimate_relative_pose(&a, &b, &params);
-            // The eight-point fits of nearly affine views (long lenses) drift to such a
-            // rotation even when every match is exact: then minimise directly from rig-shaped
-            // starts as well (15-degree lens, 24 cameras over 180 degrees, focal known:
-            // 8/24 registered before, 24/24 at 0.008 degrees with).
-            let weak = plain.as_ref().is_none_or(|r| {
-                parallax_of(r) < MIN_PARALLAX_DEG.to_radians()
-                    || (r.inlier_count as f64) < 0.8 * a.len() as f64
-            });
-            let r = if weak {
-                two_view::estimate_relative_pose_from(&a, &b, &params, &starts)?
-            } else {
-                plain?
-            };
-            if r.inlier_count < 16 || (r.inlier_count as f64) < 0.25 * a.len() as f64 {
-                return None;
-            }
-            let mut inliers = vec![false; p.a.len()];
-            for (s, &i) in sel.iter().enumerate() {
-                inliers[i] = r.inliers[s];
-            }
-            let parallax = parallax_of(&r);
-            Some(PairFit {
-                rotation: r.pose.rotation,
-                translation: r.pose.translation,
-                inliers,
-                count: r.inlier_count,
-                parallax,
-            })
-        })
+        .map(|p| fit_guided(n, p, imgs, feats, k, &starts, quick))
         .collect();
+    let owned: Vec<PairData>;
+    let pairs: &[PairData] = if fitted.iter().any(|g| g.0.is_some()) {
+        owned = pairs
+            .iter()
+            .zip(&fitted)
+            .map(|(p, g)| g.0.clone().unwrap_or_else(|| p.clone()))
+            .collect();
+        &owned
+    } else {
+        pairs
+    };
+    let fits: Vec<Option<PairFit>> = fitted.into_iter().map(|f| f.1).collect();
     let mut reasons: Vec<Option<String>> = vec![None; n];
     let mut has_pair = vec![false; n];
     for (p, f) in pairs.iter().zip(&fits) {
@@ -687,10 +798,32 @@ fn reconstruct(
                     let p = [o.1.x as f32, o.1.y as f32];
                     lucas_kanade::refine(&imgs[o.0].full, &imgs[c].full, p, guess, shift)
                 };
-                let q = at(&obs[0]).or_else(|| {
-                    let nearest = obs.iter().min_by_key(|o| nearness(o.0, c))?;
-                    (nearest.0 != rc).then(|| at(nearest)).flatten()
-                });
+                let nearest = obs
+                    .iter()
+                    .min_by_key(|o| nearness(o.0, c))
+                    .expect("the reference");
+                let q = at(&obs[0])
+                    .or_else(|| (nearest.0 != rc).then(|| at(nearest)).flatten())
+                    .or_else(|| {
+                        // Looser, as guided matches are, between a guided pair.
+                        let guided_pair = pairs.iter().any(|p| {
+                            p.guided
+                                && ((p.i, p.j) == (nearest.0, c) || (p.j, p.i) == (nearest.0, c))
+                        });
+                        if !guided_pair {
+                            return None;
+                        }
+                        let p = [nearest.1.x as f32, nearest.1.y as f32];
+                        lucas_kanade::refine_with_round_trip(
+                            &imgs[nearest.0].full,
+                            &imgs[c].full,
+                            p,
+                            guess,
+                            lucas_kanade::IDENTITY,
+                            shift,
+                            GUIDED_ROUND_TRIP_PX,
+                        )
+                    });
                 if let Some(q) = q {
                     obs.push((c, Vector2::new(q[0] as f64, q[1] as f64)));
                 }
@@ -702,8 +835,9 @@ fn reconstruct(
         .into_iter()
         .map(|t| t.into_iter().map(|(c, p)| (c, undistort(k, &p))).collect())
         .collect();
-    let (mut cams, mut points, mut obs, anchor) =
+    let (mut cams, mut points, mut obs, anchor, by_spacing) =
         incremental(n, pairs, &fits, &tracks, k, px_thresh, quick, &mut reasons);
+    let edges = spacing_edges(n, pairs, &fits, &cams, &by_spacing);
     // Bundle adjustment: dense cameras vector with placeholders for unregistered ones.
     let mut ba_cams: Vec<BaCamera> = cams
         .iter()
@@ -732,7 +866,7 @@ fn reconstruct(
             fixed_camera: anchor,
             tolerance: if round + 1 == rounds { 1e-10 } else { 1e-6 },
         };
-        bundle_adjustment::bundle_adjust(&mut ba_cams, &mut points, &obs, &o);
+        bundle_adjustment::bundle_adjust_spaced(&mut ba_cams, &mut points, &obs, &o, &edges);
         if round + 1 == rounds {
             break;
         }
@@ -795,8 +929,14 @@ fn reconstruct(
             .unwrap_or(cap);
         s += e.min(cap);
     }
-    // Unregistered cameras cost the cap each, as if all their points were lost.
-    let registered = cams.iter().filter(|c| c.is_some()).count();
+    // Unregistered cameras cost the cap each, as if all their points were lost, and so do
+    // cameras placed by the rig's spacing: no point checks their place (otherwise a wrong
+    // focal length that leaves cameras without shared points would not pay for them).
+    let registered = cams
+        .iter()
+        .zip(&by_spacing)
+        .filter(|(c, s)| c.is_some() && !**s)
+        .count();
     let score = s / obs.len().max(1) as f64 + cap * (n - registered) as f64;
     let _ = (total_matches, step);
     Recon {
@@ -805,6 +945,7 @@ fn reconstruct(
         obs,
         score,
         reasons,
+        spaced: by_spacing,
     }
 }
 
@@ -831,6 +972,7 @@ fn incremental(
     Vec<Point3<f64>>,
     Vec<Observation>,
     usize,
+    Vec<bool>,
 ) {
     let base = BaCamera::at_origin(k);
     let mut cams: Vec<Option<BaCamera>> = vec![None; n];
@@ -843,7 +985,7 @@ fn incremental(
             (converging, f.count, std::cmp::Reverse(p.i))
         })
     else {
-        return (cams, Vec::new(), Vec::new(), 0);
+        return (cams, Vec::new(), Vec::new(), 0, vec![false; n]);
     };
     cams[seed.i] = Some(base);
     cams[seed.j] = Some(BaCamera {
@@ -927,41 +1069,43 @@ fn incremental(
         }
         (pts, idx, obs)
     };
-    let adjust =
-        |cams: &mut [Option<BaCamera>], point: &mut [Option<Point3<f64>>], iters: usize| {
-            let (mut pts, idx, obs) = gather(cams, point);
-            if obs.is_empty() {
-                return;
-            }
-            let mut ba: Vec<BaCamera> = cams.iter().map(|c| c.unwrap_or(base)).collect();
-            let o = BaOptions {
-                max_iterations: iters,
-                loss: Loss::Cauchy(2.0),
-                focal: FocalMode::Fixed,
-                fixed_camera: anchor,
-                tolerance: 1e-5,
-            };
-            bundle_adjustment::bundle_adjust(&mut ba, &mut pts, &obs, &o);
-            for (c, cam) in cams.iter_mut().enumerate() {
-                if cam.is_some() {
-                    *cam = Some(ba[c]);
-                }
-            }
-            // Points that still reproject badly are dropped (they may come back later).
-            let mut err = vec![0f64; pts.len()];
-            for o in &obs {
-                if let Some(q) = ba[o.camera].project(&pts[o.point]) {
-                    err[o.point] = err[o.point].max((q - o.pixel).norm());
-                } else {
-                    err[o.point] = f64::INFINITY;
-                }
-            }
-            for ((x, ti), e) in pts.iter().zip(&idx).zip(&err) {
-                point[*ti] = (*e < 6.0 * px_thresh).then_some(*x);
-            }
+    let adjust = |cams: &mut [Option<BaCamera>],
+                  point: &mut [Option<Point3<f64>>],
+                  iters: usize,
+                  edges: &[(usize, usize)]| {
+        let (mut pts, idx, obs) = gather(cams, point);
+        if obs.is_empty() {
+            return;
+        }
+        let mut ba: Vec<BaCamera> = cams.iter().map(|c| c.unwrap_or(base)).collect();
+        let o = BaOptions {
+            max_iterations: iters,
+            loss: Loss::Cauchy(2.0),
+            focal: FocalMode::Fixed,
+            fixed_camera: anchor,
+            tolerance: 1e-5,
         };
+        bundle_adjustment::bundle_adjust_spaced(&mut ba, &mut pts, &obs, &o, edges);
+        for (c, cam) in cams.iter_mut().enumerate() {
+            if cam.is_some() {
+                *cam = Some(ba[c]);
+            }
+        }
+        // Points that still reproject badly are dropped (they may come back later).
+        let mut err = vec![0f64; pts.len()];
+        for o in &obs {
+            if let Some(q) = ba[o.camera].project(&pts[o.point]) {
+                err[o.point] = err[o.point].max((q - o.pixel).norm());
+            } else {
+                err[o.point] = f64::INFINITY;
+            }
+        }
+        for ((x, ti), e) in pts.iter().zip(&idx).zip(&err) {
+            point[*ti] = (*e < 6.0 * px_thresh).then_some(*x);
+        }
+    };
     triangulate_new(&cams, &mut point);
-    adjust(&mut cams, &mut point, if quick { 5 } else { 15 });
+    adjust(&mut cams, &mut point, if quick { 5 } else { 15 }, &[]);
     let mut failed = vec![false; n];
     // Why a camera's resection failed, kept only if it never gets placed (a retry may).
     let mut rejected: Vec<Option<String>> = vec![None; n];
@@ -969,7 +1113,8 @@ fn incremental(
     let place_by_pair = |cams: &[Option<BaCamera>],
                          point: &[Option<Point3<f64>>],
                          failed: &[bool],
-                         tried: &mut [bool]|
+                         tried: &mut [bool],
+                         spacing: Option<f64>|
      -> Option<(usize, BaCamera)> {
         // Fitted pairs between a registered and an unregistered camera, strongest first.
         let mut cands: Vec<(&PairData, &PairFit)> = pairs
@@ -989,7 +1134,7 @@ fn incremental(
             } else {
                 (p.j, p.i)
             };
-            if tried[c] {
+            if tried[c] || (spacing.is_some() && rig_distance(n, r, c) != 1) {
                 continue;
             }
             tried[c] = true;
@@ -1025,16 +1170,22 @@ fn incremental(
                     pi.push(b.1);
                 }
             }
-            if ratios.len() < 5 {
-                continue;
-            }
-            ratios.sort_by(f64::total_cmp);
-            let scale = ratios[ratios.len() / 2];
+            let scale = match spacing {
+                Some(s) => s,
+                None if ratios.len() >= 5 => {
+                    ratios.sort_by(f64::total_cmp);
+                    ratios[ratios.len() / 2]
+                }
+                None => continue,
+            };
             let mut cam = BaCamera {
                 rotation: rr * cr.rotation,
                 translation: rr * cr.translation + tr * scale,
                 ..base
             };
+            if spacing.is_some() {
+                return Some((c, cam));
+            }
             let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
             if rms < 4.0 * px_thresh {
                 return Some((c, cam));
@@ -1044,6 +1195,7 @@ fn incremental(
     };
     let mut retried = false;
     let mut added = 0usize;
+    let mut by_spacing = vec![false; n];
     loop {
         // The unregistered camera seeing the most triangulated points.
         let mut counts = vec![0usize; n];
@@ -1063,18 +1215,34 @@ fn incremental(
             // Too few shared points for resection (wide spacing: few tracks through three
             // cameras): place a camera from its pair's relative pose to a registered
             // neighbour, with the baseline's scale from the points both already see.
-            if let Some(cam_c) = place_by_pair(&cams, &point, &failed, &mut two_view_tried) {
+            let mut placed = place_by_pair(&cams, &point, &failed, &mut two_view_tried, None);
+            if placed.is_none() {
+                // No camera shares points with the registered ones (no point is tracked
+                // through three cameras, as on a ring of 12): the baselines' lengths are not
+                // in the matches. Assume the rig's spacing is regular: place a neighbour of a
+                // registered camera at the mean distance between registered neighbours.
+                let spacing = mean_spacing(n, pairs, &cams);
+                let mut tried = vec![false; n];
+                placed = spacing
+                    .and_then(|s| place_by_pair(&cams, &point, &failed, &mut tried, Some(s)));
+                if let Some((c, _)) = placed {
+                    by_spacing[c] = true;
+                }
+            }
+            if let Some(cam_c) = placed {
                 let (c, cam) = cam_c;
                 cams[c] = Some(cam);
                 added += 1;
                 triangulate_new(&cams, &mut point);
-                adjust(&mut cams, &mut point, if quick { 3 } else { 6 });
+                let edges = spacing_edges(n, pairs, fits, &cams, &by_spacing);
+                adjust(&mut cams, &mut point, if quick { 3 } else { 6 }, &edges);
                 continue;
             }
             // Once: adjust everything and give the rejected cameras another chance.
             if !retried && failed.iter().any(|f| *f) {
                 retried = true;
-                adjust(&mut cams, &mut point, if quick { 5 } else { 20 });
+                let edges = spacing_edges(n, pairs, fits, &cams, &by_spacing);
+                adjust(&mut cams, &mut point, if quick { 5 } else { 20 }, &edges);
                 triangulate_new(&cams, &mut point);
                 failed.iter_mut().for_each(|f| *f = false);
                 continue;
@@ -1162,12 +1330,13 @@ fn incremental(
                 triangulate_new(&cams, &mut point);
                 // Adjust after every camera while the rig is small, then every few cameras.
                 let registered = cams.iter().filter(|c| c.is_some()).count();
+                let edges = spacing_edges(n, pairs, fits, &cams, &by_spacing);
                 if quick {
                     if added.is_multiple_of(4) {
-                        adjust(&mut cams, &mut point, 3);
+                        adjust(&mut cams, &mut point, 3, &edges);
                     }
                 } else if registered <= 12 || added.is_multiple_of(3) {
-                    adjust(&mut cams, &mut point, 6);
+                    adjust(&mut cams, &mut point, 6, &edges);
                 }
             }
             None => {
@@ -1191,7 +1360,155 @@ fn incremental(
         }
     }
     let (pts, _, obs) = gather(&cams, &point);
-    (cams, pts, obs, anchor)
+    (cams, pts, obs, anchor, by_spacing)
+}
+
+/// The baselines the equal-spacing prior holds: once any camera was placed by the rig's
+/// spacing, every fitted pair of registered neighbours (their lengths tie the placed cameras'
+/// baselines to those the points measure); none otherwise.
+fn spacing_edges(
+    n: usize,
+    pairs: &[PairData],
+    fits: &[Option<PairFit>],
+    cams: &[Option<BaCamera>],
+    by_spacing: &[bool],
+) -> Vec<(usize, usize)> {
+    if !by_spacing.iter().any(|b| *b) {
+        return Vec::new();
+    }
+    pairs
+        .iter()
+        .zip(fits)
+        .filter(|(p, f)| {
+            f.is_some()
+                && rig_distance(n, p.i, p.j) == 1
+                && cams[p.i].is_some()
+                && cams[p.j].is_some()
+        })
+        .map(|(p, _)| (p.i, p.j))
+        .collect()
+}
+
+/// The round trip a guided match's localisation must pass, pixels: patches seen 30 degrees
+/// apart rarely come back within the usual 0.2 px (see `lucas_kanade`), but these pairs have
+/// too few matches to be choosy.
+const GUIDED_ROUND_TRIP_PX: f64 = 0.5;
+
+/// [`fit_pair`], then, for neighbours with fewer inliers than [`GUIDED_BELOW`] (wide
+/// spacing), again with the guided matches along the fit's epipolar lines: the pair with
+/// those matches (`None` if none were looked for) and its fit. Not in `quick` mode. Only
+/// neighbours: pairs further apart are not needed to link the rig, and the looser
+/// localisation of guided matches would cost them accuracy (arc of 12: the focal length 8 %
+/// off).
+fn fit_guided(
+    n: usize,
+    p: &PairData,
+    imgs: &[ViewImages],
+    feats: &[(Vec<[f32; 2]>, Vec<Desc>)],
+    k: &Intrinsics,
+    starts: &[two_view::RelativePose],
+    quick: bool,
+) -> (Option<PairData>, Option<PairFit>) {
+    let fit = fit_pair(p, k, starts, quick);
+    let Some(mut f) = fit
+        .clone()
+        .filter(|f| !quick && f.count < GUIDED_BELOW && rig_distance(n, p.i, p.j) == 1)
+    else {
+        return (None, fit);
+    };
+    let g = with_guided_matches(p, &f, imgs, feats, k, PX_THRESH);
+    let refit = fit_pair(&g, k, starts, quick).or_else(|| {
+        f.inliers.resize(g.a.len(), false);
+        Some(f)
+    });
+    (Some(g), refit)
+}
+
+/// Lowe's ratio among a keypoint's candidates along its epipolar line: looser than the free
+/// matching's 0.8, as the line leaves few lookalikes.
+const GUIDED_RATIO: f32 = 0.9;
+
+/// Pairs with fewer two-view inliers than this get guided matches.
+const GUIDED_BELOW: usize = 150;
+
+/// `p` with the matches found along the epipolar lines of its fitted pose `f` added (see
+/// [`guided_matches`]), each localised at full resolution and kept if it stays within
+/// `px_thresh` of its epipolar line.
+fn with_guided_matches(
+    p: &PairData,
+    f: &PairFit,
+    imgs: &[ViewImages],
+    feats: &[(Vec<[f32; 2]>, Vec<Desc>)],
+    k: &Intrinsics,
+    px_thresh: f64,
+) -> PairData {
+    let norm = |q: &[f32; 2]| {
+        let u = undistort(k, &Vector2::new(q[0] as f64, q[1] as f64));
+        Vector2::new((u.x - k.cx) / k.fx, (u.y - k.cy) / k.fy)
+    };
+    let (ki, kj) = (&feats[p.i].0, &feats[p.j].0);
+    let a: Vec<Vector2<f64>> = ki.iter().map(norm).collect();
+    let b: Vec<Vector2<f64>> = kj.iter().map(norm).collect();
+    let mut skip = vec![false; ki.len()];
+    for (&m, _) in p.kp.iter().zip(&f.inliers).filter(|x| *x.1) {
+        skip[m] = true;
+    }
+    let e = translation::skew(&f.translation) * f.rotation;
+    // Keypoints sit on the working copy's grid: a corner may be found a working pixel or two
+    // away from its match's, before the localisation.
+    let gate = (2.0 * imgs[p.i].scale as f64 + 1.0) / k.fx;
+    let side = |points, c: usize| guided_matches::Keypoints {
+        points,
+        descriptors: &feats[c].1,
+    };
+    let found = guided_matches::match_along_epipolar_lines(
+        side(&a, p.i),
+        side(&b, p.j),
+        &e,
+        gate,
+        GUIDED_RATIO,
+        &skip,
+    );
+    let max_shift = 1.5 * imgs[p.i].scale + 1.0;
+    let refined: Vec<(usize, usize, [f32; 2])> = found
+        .par_iter()
+        .filter_map(|&(m, l)| {
+            let q = lucas_kanade::refine_with_round_trip(
+                &imgs[p.i].full,
+                &imgs[p.j].full,
+                ki[m],
+                kj[l],
+                lucas_kanade::IDENTITY,
+                max_shift,
+                GUIDED_ROUND_TRIP_PX,
+            )?;
+            let l_b = e * Vector3::new(a[m].x, a[m].y, 1.0);
+            let qn = norm(&q);
+            let d = (l_b.x * qn.x + l_b.y * qn.y + l_b.z).abs() / l_b.xy().norm().max(1e-300);
+            (d * k.fx < px_thresh).then_some((m, l, q))
+        })
+        .collect();
+    let mut out = p.clone();
+    out.guided = true;
+    for (m, l, q) in refined {
+        out.kp.push(m);
+        out.kp_b.push(Some(l));
+        out.a.push(Vector2::new(ki[m][0] as f64, ki[m][1] as f64));
+        out.b.push(Vector2::new(q[0] as f64, q[1] as f64));
+    }
+    out
+}
+
+/// Mean distance between the centres of registered cameras that neighbour in rig order (and
+/// were matched as a pair: an arc's ends are not neighbours).
+fn mean_spacing(n: usize, pairs: &[PairData], cams: &[Option<BaCamera>]) -> Option<f64> {
+    let centre = |c: &BaCamera| -(c.rotation.transpose() * c.translation);
+    let d: Vec<f64> = pairs
+        .iter()
+        .filter(|p| rig_distance(n, p.i, p.j) == 1)
+        .filter_map(|p| Some((centre(&cams[p.i]?) - centre(&cams[p.j]?)).norm()))
+        .collect();
+    (!d.is_empty()).then(|| d.iter().sum::<f64>() / d.len() as f64)
 }
 
 /// The gauge, focus, up vector and per-camera statistics.
@@ -1300,6 +1617,7 @@ fn finish(
             camera: cam,
             rms: (sq / cnt.max(1) as f64).sqrt(),
             inliers: cnt,
+            spacing_assumed: recon.spaced[c],
         });
     }
     let (tot_n, tot_sq) = reg.iter().fold((0usize, 0.0), |(a, b), &c| {
@@ -1382,6 +1700,7 @@ mod tests {
                     },
                     rms: 0.2,
                     inliers: 50,
+                    spacing_assumed: false,
                 }
             })
             .collect();
