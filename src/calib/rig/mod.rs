@@ -976,13 +976,17 @@ fn incremental(
 ) {
     let base = BaCamera::at_origin(k);
     let mut cams: Vec<Option<BaCamera>> = vec![None; n];
+    // The seed lies in the largest group of cameras linked by fitted pairs: where some pairs
+    // do not fit (a sparse ring), the rig can only grow within the seed's group.
+    let group = linked_groups(n, pairs, fits);
+    let size = |c: usize| group.iter().filter(|g| **g == group[c]).count();
     let Some((seed, fit)) = pairs
         .iter()
         .zip(fits)
         .filter_map(|(p, f)| f.as_ref().map(|f| (p, f)))
         .max_by_key(|(p, f)| {
             let converging = f.parallax >= MIN_PARALLAX_DEG.to_radians();
-            (converging, f.count, std::cmp::Reverse(p.i))
+            (size(p.i), converging, f.count, std::cmp::Reverse(p.i))
         })
     else {
         return (cams, Vec::new(), Vec::new(), 0, vec![false; n]);
@@ -1499,6 +1503,28 @@ fn with_guided_matches(
     out
 }
 
+/// Per camera, a label shared by the cameras linked through fitted pairs (connected
+/// components of the pair graph).
+fn linked_groups(n: usize, pairs: &[PairData], fits: &[Option<PairFit>]) -> Vec<usize> {
+    let mut label: Vec<usize> = (0..n).collect();
+    // Relabel until stable: n is at most a few hundred.
+    loop {
+        let mut changed = false;
+        for (p, _) in pairs.iter().zip(fits).filter(|(_, f)| f.is_some()) {
+            let l = label[p.i].min(label[p.j]);
+            for c in [p.i, p.j] {
+                if label[c] != l {
+                    label[c] = l;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return label;
+        }
+    }
+}
+
 /// Mean distance between the centres of registered cameras that neighbour in rig order (and
 /// were matched as a pair: an arc's ends are not neighbours).
 fn mean_spacing(n: usize, pairs: &[PairData], cams: &[Option<BaCamera>]) -> Option<f64> {
@@ -1679,6 +1705,33 @@ pub fn write_colmap(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cameras_group_by_fitted_pairs() {
+        // A ring of 6 whose pairs 1-2 and 4-5 do not fit: groups {2, 3, 4} and {5, 0, 1}.
+        let pair = |i, j| PairData {
+            i,
+            j,
+            kp: Vec::new(),
+            kp_b: Vec::new(),
+            a: Vec::new(),
+            b: Vec::new(),
+            identical: false,
+            guided: false,
+        };
+        let fit = PairFit {
+            rotation: Matrix3::identity(),
+            translation: Vector3::x(),
+            inliers: Vec::new(),
+            count: 20,
+            parallax: 0.1,
+        };
+        let pairs: Vec<PairData> = (0..6).map(|i| pair(i, (i + 1) % 6)).collect();
+        let fits: Vec<Option<PairFit>> = (0..6)
+            .map(|i| (i != 1 && i != 4).then(|| fit.clone()))
+            .collect();
+        assert_eq!(linked_groups(6, &pairs, &fits), vec![0, 0, 2, 2, 2, 0]);
+    }
 
     #[test]
     fn colmap_model_round_trip() {
