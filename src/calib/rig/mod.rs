@@ -175,24 +175,17 @@ struct PairFit {
 /// A pair's relative pose at intrinsics `k`: LO-RANSAC on the eight-point essential matrix,
 /// minimised directly from the rig-shaped `starts` where that fit is weak. `None` for too few
 /// matches or inliers.
-fn fit_pair(
-    p: &PairData,
-    k: &Intrinsics,
-    starts: &[two_view::RelativePose],
-    quick: bool,
-) -> Option<PairFit> {
+fn fit_pair(p: &PairData, k: &Intrinsics, starts: &[two_view::RelativePose]) -> Option<PairFit> {
     let norm = |p: &Vector2<f64>| Vector2::new((p.x - k.cx) / k.fx, (p.y - k.cy) / k.fy);
     let px_thresh = PX_THRESH;
     if p.identical || p.a.len() < 16 {
         return None;
     }
-    let step = if quick { (p.a.len() / 400).max(1) } else { 1 };
-    let sel: Vec<usize> = (0..p.a.len()).step_by(step).collect();
-    let a: Vec<Vector2<f64>> = sel.iter().map(|&i| norm(&undistort(k, &p.a[i]))).collect();
-    let b: Vec<Vector2<f64>> = sel.iter().map(|&i| norm(&undistort(k, &p.b[i]))).collect();
+    let a: Vec<Vector2<f64>> = p.a.iter().map(|q| norm(&undistort(k, q))).collect();
+    let b: Vec<Vector2<f64>> = p.b.iter().map(|q| norm(&undistort(k, q))).collect();
     let params = two_view::RansacParams {
         threshold: px_thresh / k.fx,
-        max_iterations: if quick { 300 } else { 2000 },
+        max_iterations: 2000,
         confidence: 0.99999,
         ..Default::default()
     };
@@ -229,16 +222,12 @@ fn fit_pair(
     if r.inlier_count < 16 || (r.inlier_count as f64) < 0.25 * a.len() as f64 {
         return None;
     }
-    let mut inliers = vec![false; p.a.len()];
-    for (s, &i) in sel.iter().enumerate() {
-        inliers[i] = r.inliers[s];
-    }
     let parallax = parallax_of(&r);
     Some(PairFit {
         rotation: r.pose.rotation,
         translation: r.pose.translation,
-        inliers,
         count: r.inlier_count,
+        inliers: r.inliers,
         parallax,
     })
 }
@@ -425,7 +414,7 @@ pub fn calibrate_rig(
 
     let centred = |f: f64| Intrinsics::centred(w as u32, h as u32, f);
     let recon = if let Some(k) = opts.intrinsics {
-        reconstruct(n, &pairs, &imgs, &feats, &k, FocalMode::Fixed, false)
+        reconstruct(n, &pairs, &imgs, &feats, &k, FocalMode::Fixed, true)
     } else if let Some(f) = opts.focal {
         reconstruct(
             n,
@@ -434,7 +423,7 @@ pub fn calibrate_rig(
             &feats,
             &centred(f),
             FocalMode::Fixed,
-            false,
+            true,
         )
     } else {
         focal_sweep(n, &pairs, &imgs, &feats, opts.layout, &centred, progress)
@@ -472,7 +461,7 @@ fn focal_sweep(
         .collect();
     // Score, cameras registered from points, cameras placed by the rig's spacing.
     let sweep_at = |f: f64| {
-        let r = reconstruct(m, &sub, imgs, feats, &centred(f), FocalMode::Fixed, false);
+        let r = reconstruct(m, &sub, imgs, feats, &centred(f), FocalMode::Fixed, true);
         let spaced = r.spaced.iter().filter(|s| **s).count();
         (r.score, registered(&r) - spaced, spaced)
     };
@@ -483,7 +472,7 @@ fn focal_sweep(
     // leaves cameras out, so the coarse grid alone missed the true focal's basin (15-degree
     // lens: 2077 px picked, 57 % off; with the second look, 4855 px).
     let second_look = |f: f64| -> Option<(f64, f64)> {
-        let r = reconstruct(m, &sub, imgs, feats, &centred(f), FocalMode::Shared, false);
+        let r = reconstruct(m, &sub, imgs, feats, &centred(f), FocalMode::Shared, true);
         let f2 = r.cams.iter().flatten().next().map(|c| c.fx)?;
         if !(f2.is_finite() && f2 > 0.0) || (f2 / f - 1.0).abs() <= 0.01 {
             return Some((r.score, f));
@@ -538,7 +527,9 @@ fn focal_sweep(
     }
     // Refine: reconstruct at the best candidate with the focal free in the final
     // adjustment, then again at the refined focal (registration itself runs at a fixed
-    // focal, so a closer start registers more cameras), while that helps.
+    // focal, so a closer start registers more cameras), while that helps. Not by the rig's
+    // spacing: with cameras that no point ties to the rig, nothing measures the focal length
+    // (a 10-degree lens on an arc: 22 degrees off), and an arc has no closure to give it.
     let at = |f: f64| reconstruct(n, pairs, imgs, feats, &centred(f), FocalMode::Shared, false);
     let mut recon = at(f0);
     for _ in 0..3 {
@@ -601,7 +592,7 @@ fn by_ring_closure(
         let angles: Vec<Option<f64>> = neighbours
             .par_iter()
             .map(|p| {
-                let fit = fit_guided(n, p, imgs, feats, &k, &starts, false).1?;
+                let fit = fit_guided(n, p, imgs, feats, &k, &starts).1?;
                 Some(rotation_averaging::rotation_angle(&fit.rotation))
             })
             .collect();
@@ -615,7 +606,7 @@ fn by_ring_closure(
         feats,
         &centred(f),
         FocalMode::Fixed,
-        false,
+        true,
     ))
 }
 
@@ -635,8 +626,9 @@ fn undistort(k: &Intrinsics, p: &Vector2<f64>) -> Vector2<f64> {
     Vector2::new(k.fx * x + k.cx, k.fy * y + k.cy)
 }
 
-/// Passes 3-7 at the intrinsics `k`. `quick`: a subset of the matches and a short adjustment,
-/// focal fixed (for the sweep).
+/// Passes 3-5 at the intrinsics `k`, the focal held fixed or refined in the final adjustment.
+/// `spacing`: cameras that no point ties to the rig may be placed by the rig's regular spacing
+/// (see [`incremental`]).
 #[allow(clippy::too_many_arguments)]
 fn reconstruct(
     n: usize,
@@ -645,7 +637,7 @@ fn reconstruct(
     feats: &[(Vec<[f32; 2]>, Vec<Desc>)],
     k: &Intrinsics,
     focal: FocalMode,
-    quick: bool,
+    spacing: bool,
 ) -> Recon {
     let px_thresh = PX_THRESH;
     let starts = two_view::rig_hypotheses();
@@ -653,7 +645,7 @@ fn reconstruct(
     // lines, and are fitted again with them.
     let fitted: Vec<(Option<PairData>, Option<PairFit>)> = pairs
         .par_iter()
-        .map(|p| fit_guided(n, p, imgs, feats, k, &starts, quick))
+        .map(|p| fit_guided(n, p, imgs, feats, k, &starts))
         .collect();
     let owned: Vec<PairData>;
     let pairs: &[PairData] = if fitted.iter().any(|g| g.0.is_some()) {
@@ -716,9 +708,7 @@ fn reconstruct(
     }
     // Matches whose far end is not a keypoint (dense flow): attached to the near end's track.
     let mut free: Vec<(usize, usize, Vector2<f64>)> = Vec::new();
-    let mut total_matches = 0usize;
     for (p, f) in pairs.iter().zip(&fits) {
-        total_matches += p.a.len();
         let Some(f) = f else { continue };
         for m in 0..p.a.len() {
             if !f.inliers[m] {
@@ -755,11 +745,6 @@ fn reconstruct(
         let p = feats[c].0[node - offs[c]];
         (c, p)
     };
-    let step = if quick {
-        (roots.len() / 3000).max(1)
-    } else {
-        1
-    };
     // Each track's observations, localised at full resolution so that all are of one physical
     // point: the first camera's keypoint is the reference, each other camera is aligned to it,
     // or, where that fails, to the nearest camera (in rig order) already localised: a patch
@@ -769,7 +754,6 @@ fn reconstruct(
     let nearness = |a: usize, b: usize| rig_distance(n, a, b);
     let tracks: Vec<Vec<(usize, Vector2<f64>)>> = roots
         .par_iter()
-        .step_by(step)
         .filter_map(|r| {
             let nodes = &groups[r];
             let mut members: Vec<(usize, [f32; 2])> = nodes.iter().map(|&nd| pos(nd)).collect();
@@ -788,10 +772,6 @@ fn reconstruct(
             guesses.sort_by_key(|g| nearness(g.0, rc));
             for (c, guess) in guesses {
                 if obs.iter().any(|o| o.0 == c) {
-                    continue;
-                }
-                if quick {
-                    obs.push((c, Vector2::new(guess[0] as f64, guess[1] as f64)));
                     continue;
                 }
                 let at = |o: &(usize, Vector2<f64>)| {
@@ -835,27 +815,29 @@ fn reconstruct(
         .into_iter()
         .map(|t| t.into_iter().map(|(c, p)| (c, undistort(k, &p))).collect())
         .collect();
-    let (mut cams, mut points, mut obs, anchor, by_spacing) =
-        incremental(n, pairs, &fits, &tracks, k, px_thresh, quick, &mut reasons);
+    let (mut cams, mut points, mut obs, anchor, by_spacing) = incremental(
+        n,
+        pairs,
+        &fits,
+        &tracks,
+        k,
+        px_thresh,
+        spacing,
+        &mut reasons,
+    );
     let edges = spacing_edges(n, pairs, &fits, &cams, &by_spacing);
     // Bundle adjustment: dense cameras vector with placeholders for unregistered ones.
     let mut ba_cams: Vec<BaCamera> = cams
         .iter()
         .map(|c| c.unwrap_or(BaCamera::at_origin(k)))
         .collect();
-    let rounds = if quick { 1 } else { 3 };
+    let rounds = 3;
     for round in 0..rounds {
         if obs.is_empty() {
             break;
         }
         let o = BaOptions {
-            max_iterations: if quick {
-                8
-            } else if round + 1 == rounds {
-                150
-            } else {
-                40
-            },
+            max_iterations: if round + 1 == rounds { 150 } else { 40 },
             // Wide Cauchy first (the initial poses may be several pixels off), then Huber.
             loss: if round == 0 {
                 Loss::Cauchy(4.0)
@@ -938,7 +920,6 @@ fn reconstruct(
         .filter(|(c, s)| c.is_some() && !**s)
         .count();
     let score = s / obs.len().max(1) as f64 + cap * (n - registered) as f64;
-    let _ = (total_matches, step);
     Recon {
         cams,
         points,
@@ -956,7 +937,9 @@ fn reconstruct(
 /// adjusted. Growing along the tracks follows the rig order and, unlike averaging two-view
 /// rotations, does not inherit the bas-relief ambiguity of narrow-field pairs (Szeliski and
 /// Kang 1997; the reason incremental SfM is the default in COLMAP, Schoenberger and Frahm 2016).
-/// Returns cameras, points, observations and the seed camera (the gauge).
+/// With `spacing`, a camera that no point ties to the placed ones is placed from its pair's
+/// pose at the rig's mean spacing (flagged in the last return value).
+/// Returns cameras, points, observations, the seed camera (the gauge) and those flags.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn incremental(
     n: usize,
@@ -965,7 +948,7 @@ fn incremental(
     tracks: &[Vec<(usize, Vector2<f64>)>],
     k: &Intrinsics,
     px_thresh: f64,
-    quick: bool,
+    spacing: bool,
     reasons: &mut [Option<String>],
 ) -> (
     Vec<Option<BaCamera>>,
@@ -1109,7 +1092,7 @@ fn incremental(
         }
     };
     triangulate_new(&cams, &mut point);
-    adjust(&mut cams, &mut point, if quick { 5 } else { 15 }, &[]);
+    adjust(&mut cams, &mut point, 15, &[]);
     let mut failed = vec![false; n];
     // Why a camera's resection failed, kept only if it never gets placed (a retry may).
     let mut rejected: Vec<Option<String>> = vec![None; n];
@@ -1220,7 +1203,7 @@ fn incremental(
             // cameras): place a camera from its pair's relative pose to a registered
             // neighbour, with the baseline's scale from the points both already see.
             let mut placed = place_by_pair(&cams, &point, &failed, &mut two_view_tried, None);
-            if placed.is_none() {
+            if placed.is_none() && spacing {
                 // No camera shares points with the registered ones (no point is tracked
                 // through three cameras, as on a ring of 12): the baselines' lengths are not
                 // in the matches. Assume the rig's spacing is regular: place a neighbour of a
@@ -1239,14 +1222,14 @@ fn incremental(
                 added += 1;
                 triangulate_new(&cams, &mut point);
                 let edges = spacing_edges(n, pairs, fits, &cams, &by_spacing);
-                adjust(&mut cams, &mut point, if quick { 3 } else { 6 }, &edges);
+                adjust(&mut cams, &mut point, 6, &edges);
                 continue;
             }
             // Once: adjust everything and give the rejected cameras another chance.
             if !retried && failed.iter().any(|f| *f) {
                 retried = true;
                 let edges = spacing_edges(n, pairs, fits, &cams, &by_spacing);
-                adjust(&mut cams, &mut point, if quick { 5 } else { 20 }, &edges);
+                adjust(&mut cams, &mut point, 20, &edges);
                 triangulate_new(&cams, &mut point);
                 failed.iter_mut().for_each(|f| *f = false);
                 continue;
@@ -1265,37 +1248,32 @@ fn incremental(
                 }
             }
         }
-        let placed = resection::ransac(
-            &world,
-            &img,
-            6.0 * px_thresh / k.fx,
-            if quick { 150 } else { 400 },
-        )
-        .and_then(|(r, t, inl)| {
-            let m = inl.iter().filter(|b| **b).count();
-            if m < 12 || (m as f64) < 0.25 * world.len() as f64 {
-                return None;
-            }
-            let wi: Vec<Point3<f64>> = world
-                .iter()
-                .zip(&inl)
-                .filter(|x| *x.1)
-                .map(|x| *x.0)
-                .collect();
-            let pi: Vec<Vector2<f64>> = pix
-                .iter()
-                .zip(&inl)
-                .filter(|x| *x.1)
-                .map(|x| *x.0)
-                .collect();
-            let mut cam = BaCamera {
-                rotation: r,
-                translation: t,
-                ..base
-            };
-            let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
-            (rms < 4.0 * px_thresh).then_some(cam)
-        });
+        let placed =
+            resection::ransac(&world, &img, 6.0 * px_thresh / k.fx, 400).and_then(|(r, t, inl)| {
+                let m = inl.iter().filter(|b| **b).count();
+                if m < 12 || (m as f64) < 0.25 * world.len() as f64 {
+                    return None;
+                }
+                let wi: Vec<Point3<f64>> = world
+                    .iter()
+                    .zip(&inl)
+                    .filter(|x| *x.1)
+                    .map(|x| *x.0)
+                    .collect();
+                let pi: Vec<Vector2<f64>> = pix
+                    .iter()
+                    .zip(&inl)
+                    .filter(|x| *x.1)
+                    .map(|x| *x.0)
+                    .collect();
+                let mut cam = BaCamera {
+                    rotation: r,
+                    translation: t,
+                    ..base
+                };
+                let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
+                (rms < 4.0 * px_thresh).then_some(cam)
+            });
         // The linear resection is poorly conditioned for a long lens (nearly affine views):
         // start instead from the pose of the nearest registered camera in rig order, a few
         // degrees away, and let a robust Gauss-Newton find the pose, then its inliers.
@@ -1335,11 +1313,7 @@ fn incremental(
                 // Adjust after every camera while the rig is small, then every few cameras.
                 let registered = cams.iter().filter(|c| c.is_some()).count();
                 let edges = spacing_edges(n, pairs, fits, &cams, &by_spacing);
-                if quick {
-                    if added.is_multiple_of(4) {
-                        adjust(&mut cams, &mut point, 3, &edges);
-                    }
-                } else if registered <= 12 || added.is_multiple_of(3) {
+                if registered <= 12 || added.is_multiple_of(3) {
                     adjust(&mut cams, &mut point, 6, &edges);
                 }
             }
@@ -1358,7 +1332,14 @@ fn incremental(
         if cams[c].is_none() {
             reasons[c].get_or_insert_with(|| {
                 rejected[c].take().unwrap_or_else(|| {
-                    "it shares too few points with the registered cameras".into()
+                    if spacing {
+                        "it shares too few points with the registered cameras".into()
+                    } else {
+                        "it shares too few points with the registered cameras (no point is \
+                         seen by it and two others); with the focal length given (--focal or \
+                         --intrinsics) it would be placed by the rig's regular spacing"
+                            .into()
+                    }
                 })
             });
         }
@@ -1400,7 +1381,7 @@ const GUIDED_ROUND_TRIP_PX: f64 = 0.5;
 
 /// [`fit_pair`], then, for neighbours with fewer inliers than [`GUIDED_BELOW`] (wide
 /// spacing), again with the guided matches along the fit's epipolar lines: the pair with
-/// those matches (`None` if none were looked for) and its fit. Not in `quick` mode. Only
+/// those matches (`None` if none were looked for) and its fit. Only
 /// neighbours: pairs further apart are not needed to link the rig, and the looser
 /// localisation of guided matches would cost them accuracy (arc of 12: the focal length 8 %
 /// off).
@@ -1411,17 +1392,16 @@ fn fit_guided(
     feats: &[(Vec<[f32; 2]>, Vec<Desc>)],
     k: &Intrinsics,
     starts: &[two_view::RelativePose],
-    quick: bool,
 ) -> (Option<PairData>, Option<PairFit>) {
-    let fit = fit_pair(p, k, starts, quick);
+    let fit = fit_pair(p, k, starts);
     let Some(mut f) = fit
         .clone()
-        .filter(|f| !quick && f.count < GUIDED_BELOW && rig_distance(n, p.i, p.j) == 1)
+        .filter(|f| f.count < GUIDED_BELOW && rig_distance(n, p.i, p.j) == 1)
     else {
         return (None, fit);
     };
     let g = with_guided_matches(p, &f, imgs, feats, k, PX_THRESH);
-    let refit = fit_pair(&g, k, starts, quick).or_else(|| {
+    let refit = fit_pair(&g, k, starts).or_else(|| {
         f.inliers.resize(g.a.len(), false);
         Some(f)
     });
