@@ -849,4 +849,62 @@ mod tests {
         let backdrop_only = adjust(&truth, &pts, &obs);
         assert!(backdrop_only > 0.06, "backdrop only: {backdrop_only} deg");
     }
+
+    /// Points seen by two neighbouring cameras only leave every baseline's length free; the
+    /// equal-spacing prior brings a ring whose centres were pushed about back to its regular
+    /// spacing and its true shape.
+    #[test]
+    fn the_spacing_prior_holds_baselines_no_point_measures() {
+        let (truth, tpts, all) = scene();
+        let n = truth.len();
+        // Point p is kept by the pair (p mod n, p mod n + 1) only, if both see it.
+        let mut obs = Vec::new();
+        for p in 0..tpts.len() {
+            let pair = [p % n, (p + 1) % n];
+            let seen: Vec<&Observation> = all
+                .iter()
+                .filter(|o| o.point == p && pair.contains(&o.camera))
+                .collect();
+            if seen.len() == 2 {
+                obs.extend(seen.into_iter().copied());
+            }
+        }
+        let edges: Vec<(usize, usize)> = (0..n).map(|c| (c, (c + 1) % n)).collect();
+        for c in 0..n {
+            let count = obs.iter().filter(|o| o.camera == c).count();
+            assert!(count >= 12, "camera {c}: {count} observations");
+        }
+        let centre = |c: &BaCamera| -(c.rotation.transpose() * c.translation);
+        let mut cams = truth.clone();
+        for (i, c) in cams.iter_mut().enumerate().skip(1) {
+            // Move each centre by up to 5 % of the spacing (3.7 for a radius of 6).
+            let shift = Vector3::new(0.15, -0.1, 0.05) * ((i % 3) as f64 - 1.0);
+            c.translation -= c.rotation * shift;
+        }
+        // The points start off too, so that nothing anchors the cameras where they were.
+        let mut pts: Vec<Point3<f64>> = tpts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| p + Vector3::new(0.1, -0.05, 0.08) * ((i % 5) as f64 - 2.0))
+            .collect();
+        let opts = BaOptions {
+            max_iterations: 200,
+            tolerance: 1e-12,
+            ..Default::default()
+        };
+        bundle_adjust_spaced(&mut cams, &mut pts, &obs, &opts, &edges);
+        let len = |c: &[BaCamera], (a, b): (usize, usize)| (centre(&c[a]) - centre(&c[b])).norm();
+        let mean = edges.iter().map(|&e| len(&cams, e)).sum::<f64>() / n as f64;
+        for &e in &edges {
+            let r = len(&cams, e) / mean;
+            assert!((r - 1.0).abs() < 2e-3, "baseline {e:?}: {r} of the mean");
+        }
+        // The shape: centres relative to camera 0 (fixed), scaled by the mean spacing.
+        let tmean = edges.iter().map(|&e| len(&truth, e)).sum::<f64>() / n as f64;
+        let (c0, t0) = (centre(&cams[0]), centre(&truth[0]));
+        for (c, t) in cams.iter().zip(&truth) {
+            let err = ((centre(c) - c0) / mean - (centre(t) - t0) / tmean).norm();
+            assert!(err < 5e-3, "centre error {err} spacings");
+        }
+    }
 }
