@@ -1,5 +1,5 @@
 //! Criterion benches of rig calibration's kernels: descriptor matching of one camera pair,
-//! the sub-pixel localisation of matches, two-view RANSAC, and the Schur-complement bundle
+//! guided matching along its epipolar lines, the sub-pixel localisation of matches, two-view RANSAC, and the Schur-complement bundle
 //! adjustment of a 24-camera ring. Run with `cargo bench --bench calib_rig`; the end-to-end
 //! timing is `timeslice calibrate rig` (see benches/README.md).
 
@@ -9,7 +9,7 @@ use std::hint::black_box;
 use timeslice::calib::rig::bundle_adjustment::{
     bundle_adjust, BaCamera, BaOptions, FocalMode, Observation,
 };
-use timeslice::calib::rig::{features, lucas_kanade, two_view};
+use timeslice::calib::rig::{features, guided_matches, lucas_kanade, two_view};
 use timeslice::camera::Pose;
 use timeslice::frame::Plane;
 use timeslice::synth::{SampleRig, SampleSpec};
@@ -57,6 +57,35 @@ fn matching(c: &mut Criterion) {
                 .iter()
                 .filter_map(|(p, q)| lucas_kanade::refine(&a, &b, *p, *q, 3.0))
                 .count()
+        })
+    });
+    // Guided matching of every keypoint along its epipolar line (the truth's pose).
+    let (c0, c1) = (&cams[0], &cams[1]);
+    let r = c1.pose.rotation_matrix() * c0.pose.rotation_matrix().transpose();
+    let t = c1.pose.translation - r * c0.pose.translation;
+    let e = nalgebra::Matrix3::new(0.0, -t.z, t.y, t.z, 0.0, -t.x, -t.y, t.x, 0.0) * r;
+    let k = &c0.intrinsics;
+    let norm =
+        |p: &[f32; 2]| Vector2::new((p[0] as f64 - k.cx) / k.fx, (p[1] as f64 - k.cy) / k.fy);
+    let (na, nb): (Vec<Vector2<f64>>, Vec<Vector2<f64>>) =
+        (ka.iter().map(norm).collect(), kb.iter().map(norm).collect());
+    let skip = vec![false; ka.len()];
+    g.bench_function("guided_matches_pair", |bch| {
+        bch.iter(|| {
+            black_box(guided_matches::match_along_epipolar_lines(
+                guided_matches::Keypoints {
+                    points: &na,
+                    descriptors: &da,
+                },
+                guided_matches::Keypoints {
+                    points: &nb,
+                    descriptors: &db,
+                },
+                &e,
+                5.0 / k.fx,
+                0.9,
+                &skip,
+            ))
         })
     });
     g.finish();
