@@ -15,7 +15,8 @@
 //!    score) and the relative pose by the cheirality test, minimised directly from rig-shaped
 //!    starts where the fit is weak (long lenses); neighbours with few inliers (cameras far
 //!    apart) add the matches found along the fit's epipolar lines ([`guided_matches`]) and are
-//!    fitted again. The inliers form tracks (union of matches through shared keypoints), each
+//!    fitted again; a fit that does not turn about the rig's common axis is dropped
+//!    ([`drop_off_axis`]). The inliers form tracks (union of matches through shared keypoints), each
 //!    camera's observation localised against the first camera's keypoint, or else the nearest
 //!    camera's already in the track.
 //! 4. Incremental registration ([`incremental`]): from the pair with the most inliers (and
@@ -658,7 +659,8 @@ fn reconstruct(
     } else {
         pairs
     };
-    let fits: Vec<Option<PairFit>> = fitted.into_iter().map(|f| f.1).collect();
+    let mut fits: Vec<Option<PairFit>> = fitted.into_iter().map(|f| f.1).collect();
+    drop_off_axis(&mut fits);
     let mut reasons: Vec<Option<String>> = vec![None; n];
     let mut has_pair = vec![false; n];
     for (p, f) in pairs.iter().zip(&fits) {
@@ -1483,6 +1485,52 @@ fn with_guided_matches(
     out
 }
 
+/// The largest angle, degrees, between a pair's rotation axis and the rig's (the median of
+/// all pairs') for the pair's fit to stand.
+const OFF_AXIS_DEG: f64 = 10.0;
+
+/// Drops the fits of pairs that do not turn about the rig's axis. The cameras of a ring or
+/// arc turn about one vertical axis, so every pair's rotation axis, seen from its first
+/// camera, is nearly the same; a two-view fit 30 degrees off (ring of 12 at 640x360: two of
+/// the twelve neighbour pairs) turns about some other axis. Pairs turned by less than a
+/// degree have no reliable axis and are kept.
+fn drop_off_axis(fits: &mut [Option<PairFit>]) {
+    let axes: Vec<Vector3<f64>> = fits
+        .iter()
+        .flatten()
+        .filter(|f| rotation_averaging::rotation_angle(&f.rotation) > 1f64.to_radians())
+        .map(|f| {
+            let a = Rotation3::from_matrix_unchecked(f.rotation).scaled_axis();
+            a / a.norm()
+        })
+        .collect();
+    if axes.len() < 3 {
+        return;
+    }
+    // The median axis: the one with the smallest median angle to the others.
+    let median_angle = |a: &Vector3<f64>| {
+        let mut d: Vec<f64> = axes.iter().map(|b| a.angle(b)).collect();
+        d.sort_by(f64::total_cmp);
+        d[d.len() / 2]
+    };
+    let axis = *axes
+        .iter()
+        .min_by(|a, b| median_angle(a).total_cmp(&median_angle(b)))
+        .expect("axes");
+    for f in fits.iter_mut() {
+        let off = f.as_ref().is_some_and(|f| {
+            rotation_averaging::rotation_angle(&f.rotation) > 1f64.to_radians()
+                && Rotation3::from_matrix_unchecked(f.rotation)
+                    .scaled_axis()
+                    .angle(&axis)
+                    > OFF_AXIS_DEG.to_radians()
+        });
+        if off {
+            *f = None;
+        }
+    }
+}
+
 /// Per camera, a label shared by the cameras linked through fitted pairs (connected
 /// components of the pair graph).
 fn linked_groups(n: usize, pairs: &[PairData], fits: &[Option<PairFit>]) -> Vec<usize> {
@@ -1685,6 +1733,32 @@ pub fn write_colmap(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pair_turning_about_another_axis_is_dropped() {
+        let fit = |axis: Vector3<f64>, deg: f64| {
+            Some(PairFit {
+                rotation: Rotation3::new(axis.normalize() * deg.to_radians()).into_inner(),
+                translation: Vector3::x(),
+                inliers: Vec::new(),
+                count: 100,
+                parallax: 0.1,
+            })
+        };
+        let up = Vector3::y();
+        let mut fits = vec![
+            fit(up, 30.0),
+            fit(Vector3::new(0.05, 1.0, 0.02), 29.0),
+            fit(Vector3::new(-0.03, 1.0, 0.0), 31.0),
+            // 30 degrees off the rig's axis, and a turn too small to have one.
+            fit(Vector3::new(0.58, 1.0, 0.0), 30.0),
+            fit(Vector3::x(), 0.5),
+            None,
+        ];
+        drop_off_axis(&mut fits);
+        let kept: Vec<bool> = fits.iter().map(|f| f.is_some()).collect();
+        assert_eq!(kept, vec![true, true, true, false, true, false]);
+    }
 
     #[test]
     fn cameras_group_by_fitted_pairs() {
