@@ -59,6 +59,11 @@ impl BaCamera {
         }
     }
 
+    /// The camera's centre in the world, `-R^T t`.
+    pub fn centre(&self) -> Vector3<f64> {
+        -(self.rotation.transpose() * self.translation)
+    }
+
     /// Pixel position of a world point, `None` behind the camera.
     pub fn project(&self, p: &Point3<f64>) -> Option<Vector2<f64>> {
         let q = self.rotation * p.coords + self.translation;
@@ -309,17 +314,13 @@ pub fn bundle_adjust(
 /// than the mean costs as much as a pixel of reprojection error.
 const SPACING_SIGMA: f64 = 1e-3;
 
-fn centre(c: &BaCamera) -> Vector3<f64> {
-    -(c.rotation.transpose() * c.translation)
-}
-
 /// The equal-spacing prior's residuals `(|c_a - c_b| - L) / (SPACING_SIGMA L)`, with `L`
 /// the mean length over `edges`.
 fn spacing_residuals(cams: &[BaCamera], edges: &[(usize, usize)], mean: f64) -> Vec<f64> {
     edges
         .iter()
         .map(|&(a, b)| {
-            ((centre(&cams[a]) - centre(&cams[b])).norm() - mean) / (SPACING_SIGMA * mean)
+            ((cams[a].centre() - cams[b].centre()).norm() - mean) / (SPACING_SIGMA * mean)
         })
         .collect()
 }
@@ -331,8 +332,7 @@ type SpacingLin = (usize, SMatrix<f64, 1, 6>, usize, SMatrix<f64, 1, 6>, f64);
 
 fn linearise_spacing(cams: &[BaCamera], edges: &[(usize, usize)], mean: f64) -> Vec<SpacingLin> {
     let dcentre = |c: &BaCamera| -> SMatrix<f64, 3, 6> {
-        let t = c.translation;
-        let skew = Matrix3::new(0.0, -t.z, t.y, t.z, 0.0, -t.x, -t.y, t.x, 0.0);
+        let skew = super::translation::skew(&c.translation);
         let mut j = SMatrix::<f64, 3, 6>::zeros();
         j.fixed_view_mut::<3, 3>(0, 0)
             .copy_from(&(-(c.rotation.transpose() * skew)));
@@ -345,7 +345,7 @@ fn linearise_spacing(cams: &[BaCamera], edges: &[(usize, usize)], mean: f64) -> 
         .iter()
         .zip(spacing_residuals(cams, edges, mean))
         .map(|(&(a, b), r)| {
-            let d = centre(&cams[a]) - centre(&cams[b]);
+            let d = cams[a].centre() - cams[b].centre();
             let u = d.transpose() / d.norm().max(1e-300) * s;
             (a, u * dcentre(&cams[a]), b, -u * dcentre(&cams[b]), r)
         })
@@ -369,7 +369,7 @@ pub fn bundle_adjust_spaced(
     } else {
         edges
             .iter()
-            .map(|&(a, b)| (centre(&cams[a]) - centre(&cams[b])).norm())
+            .map(|&(a, b)| (cams[a].centre() - cams[b].centre()).norm())
             .sum::<f64>()
             / edges.len() as f64
     };
@@ -692,11 +692,10 @@ mod tests {
         assert!(rep.initial_rms > 5.0, "perturbed rms {}", rep.initial_rms);
         // The scale is held only by the damping: compare centres relative to camera 0 (fixed)
         // after scaling by camera 1's distance from it.
-        let centre = |c: &BaCamera| -(c.rotation.transpose() * c.translation);
-        let (c0, t0) = (centre(&cams[0]), centre(&truth[0]));
-        let scale = (centre(&cams[1]) - c0).norm() / (centre(&truth[1]) - t0).norm();
+        let (c0, t0) = (cams[0].centre(), truth[0].centre());
+        let scale = (cams[1].centre() - c0).norm() / (truth[1].centre() - t0).norm();
         for (c, t) in cams.iter().zip(&truth) {
-            let err = ((centre(c) - c0) / scale - (centre(t) - t0)).norm();
+            let err = ((c.centre() - c0) / scale - (t.centre() - t0)).norm();
             assert!(err < 1e-4, "centre error {err}");
         }
         let mut inl: Vec<Observation> = obs.clone();
@@ -756,7 +755,7 @@ mod tests {
             while made < 150 {
                 let c = &cams[k];
                 let (px, py) = (u() * w, u() * h);
-                let centre = -(c.rotation.transpose() * c.translation);
+                let centre = c.centre();
                 let dir =
                     c.rotation.transpose() * Vector3::new((px - c.cx) / f, (py - c.cy) / f, 1.0);
                 let on_ground = if dir.z < 0.0 {
@@ -874,7 +873,6 @@ mod tests {
             let count = obs.iter().filter(|o| o.camera == c).count();
             assert!(count >= 12, "camera {c}: {count} observations");
         }
-        let centre = |c: &BaCamera| -(c.rotation.transpose() * c.translation);
         let mut cams = truth.clone();
         for (i, c) in cams.iter_mut().enumerate().skip(1) {
             // Move each centre by up to 5 % of the spacing (3.7 for a radius of 6).
@@ -893,7 +891,7 @@ mod tests {
             ..Default::default()
         };
         bundle_adjust_spaced(&mut cams, &mut pts, &obs, &opts, &edges);
-        let len = |c: &[BaCamera], (a, b): (usize, usize)| (centre(&c[a]) - centre(&c[b])).norm();
+        let len = |c: &[BaCamera], (a, b): (usize, usize)| (c[a].centre() - c[b].centre()).norm();
         let mean = edges.iter().map(|&e| len(&cams, e)).sum::<f64>() / n as f64;
         for &e in &edges {
             let r = len(&cams, e) / mean;
@@ -901,9 +899,9 @@ mod tests {
         }
         // The shape: centres relative to camera 0 (fixed), scaled by the mean spacing.
         let tmean = edges.iter().map(|&e| len(&truth, e)).sum::<f64>() / n as f64;
-        let (c0, t0) = (centre(&cams[0]), centre(&truth[0]));
+        let (c0, t0) = (cams[0].centre(), truth[0].centre());
         for (c, t) in cams.iter().zip(&truth) {
-            let err = ((centre(c) - c0) / mean - (centre(t) - t0) / tmean).norm();
+            let err = ((c.centre() - c0) / mean - (t.centre() - t0) / tmean).norm();
             assert!(err < 5e-3, "centre error {err} spacings");
         }
     }

@@ -132,8 +132,16 @@ pub fn match_pair(
                 IDENTITY
             };
             let max_shift = 1.5 * a.scale + 1.0;
-            lucas_kanade::refine_in_frame(&a.full, &b.full, p, guess, frame, max_shift)
-                .or_else(|| lucas_kanade::refine(&a.full, &b.full, p, guess, max_shift))
+            lucas_kanade::refine_in_frame(
+                &a.full,
+                &b.full,
+                p,
+                guess,
+                frame,
+                max_shift,
+                lucas_kanade::ROUND_TRIP_PX,
+            )
+            .or_else(|| lucas_kanade::refine(&a.full, &b.full, p, guess, max_shift))
         })
         .collect();
     motion.sort_by(f32::total_cmp);

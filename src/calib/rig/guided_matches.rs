@@ -4,11 +4,10 @@
 //!
 //! Cameras 30 degrees apart on a ring see little of the same backdrop and the subject's
 //! texture changes a lot between them: the free ratio test, which compares a keypoint's best
-//! match with its second best over the whole image, keeps only 50-90 matches a pair (ring of
+//! match with its second best over the whole image, keeps only 45-93 matches a pair (ring of
 //! 12 cameras at 1280x720), all on the backdrop, and no point is tracked through three
 //! cameras. Among the few keypoints within a few pixels of the epipolar line, a much looser
-//! ratio still picks the right one, so the pair gains the matches its geometry predicts,
-//! including on the subject, which the next pair sees as well.
+//! ratio still picks the right one, so the pair gains the matches its geometry predicts.
 //!
 //! The matches are mutual (each is the other's best along its line) and are localised at full
 //! resolution afterwards like every other match (see `lucas_kanade`).
@@ -16,6 +15,18 @@
 use super::features::{similarity, DESC_LEN};
 use nalgebra::{Matrix3, Vector2, Vector3};
 use rayon::prelude::*;
+
+/// The epipolar line `e p` of the point `p` in the other camera (normalised coordinates), as
+/// (a, b, c) with (a, b) a unit normal, so that [`line_distance`] is direct.
+pub fn epipolar_line(e: &Matrix3<f64>, p: &Vector2<f64>) -> Vector3<f64> {
+    let m = e * Vector3::new(p.x, p.y, 1.0);
+    m / m.xy().norm().max(1e-300)
+}
+
+/// Distance of the point `p` from the line `l` of [`epipolar_line`].
+pub fn line_distance(l: &Vector3<f64>, p: &Vector2<f64>) -> f64 {
+    (l.x * p.x + l.y * p.y + l.z).abs()
+}
 
 /// One camera's keypoints: normalised image coordinates (undistorted) and descriptors.
 #[derive(Clone, Copy)]
@@ -39,17 +50,9 @@ pub fn match_along_epipolar_lines(
 ) -> Vec<(usize, usize)> {
     let (a, da) = (ki.points, ki.descriptors);
     let (b, db) = (kj.points, kj.descriptors);
-    // Lines (a, b, c) normalised so that (a, b) is a unit normal: distances are direct.
-    let line = |m: Vector3<f64>| m / m.xy().norm().max(1e-300);
-    let lines_b: Vec<Vector3<f64>> = a
-        .iter()
-        .map(|p| line(e * Vector3::new(p.x, p.y, 1.0)))
-        .collect();
-    let lines_a: Vec<Vector3<f64>> = b
-        .iter()
-        .map(|q| line(e.transpose() * Vector3::new(q.x, q.y, 1.0)))
-        .collect();
-    let dist = |l: &Vector3<f64>, p: &Vector2<f64>| (l.x * p.x + l.y * p.y + l.z).abs();
+    let lines_b: Vec<Vector3<f64>> = a.iter().map(|p| epipolar_line(e, p)).collect();
+    let et = e.transpose();
+    let lines_a: Vec<Vector3<f64>> = b.iter().map(|q| epipolar_line(&et, q)).collect();
     // Best candidate of one keypoint along its line, if it passes the ratio test.
     let best = |d: &[f32; DESC_LEN],
                 l: &Vector3<f64>,
@@ -59,7 +62,7 @@ pub fn match_along_epipolar_lines(
         let (mut bi, mut s1, mut s2) = (usize::MAX, -1f32, -1f32);
         for (k, (p, o)) in pts.iter().zip(descs).enumerate() {
             let Some(o) = o else { continue };
-            if dist(l, p) > gate {
+            if line_distance(l, p) > gate {
                 continue;
             }
             let s = similarity(d, o);

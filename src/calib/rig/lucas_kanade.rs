@@ -53,25 +53,14 @@ pub const ROUND_TRIP_PX: f64 = 0.2;
 /// below 0.8) or does not lead back to `p`. Near the border, where the large patch does not
 /// fit, the translation stage's result is returned.
 pub fn refine(a: &Plane, b: &Plane, p: [f32; 2], q: [f32; 2], max_shift: f32) -> Option<[f32; 2]> {
-    refine_in_frame(a, b, p, q, IDENTITY, max_shift)
+    refine_in_frame(a, b, p, q, IDENTITY, max_shift, ROUND_TRIP_PX)
 }
 
 /// [`refine`] for a match whose patch in `b` is the patch of `a` mapped by the affine
 /// `frame` (an offset `u` from `p` sits at `frame u` from `q`): both stages start from it, so
-/// that a wide baseline's shear does not defeat the translation stage.
+/// that a wide baseline's shear does not defeat the translation stage. The round trip may
+/// err by up to `round_trip` pixels ([`ROUND_TRIP_PX`] in [`refine`]).
 pub fn refine_in_frame(
-    a: &Plane,
-    b: &Plane,
-    p: [f32; 2],
-    q: [f32; 2],
-    frame: Frame,
-    max_shift: f32,
-) -> Option<[f32; 2]> {
-    refine_with_round_trip(a, b, p, q, frame, max_shift, ROUND_TRIP_PX)
-}
-
-/// [`refine_in_frame`] accepting a round-trip error up to `round_trip` pixels.
-pub fn refine_with_round_trip(
     a: &Plane,
     b: &Plane,
     p: [f32; 2],
@@ -478,7 +467,7 @@ mod tests {
                 refine(&a, &b, p, guess, 3.0).is_none(),
                 "found without the frame"
             );
-            let r = refine_in_frame(&a, &b, p, guess, frame, 3.0)
+            let r = refine_in_frame(&a, &b, p, guess, frame, 3.0, ROUND_TRIP_PX)
                 .unwrap_or_else(|| panic!("no match for {p:?}"));
             worst = worst.max((r[0] as f64 - t[0]).hypot(r[1] as f64 - t[1]));
         }

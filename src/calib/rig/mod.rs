@@ -460,11 +460,11 @@ fn focal_sweep(
         .filter(|p| p.i < m && p.j < m)
         .cloned()
         .collect();
+    let spaced = |r: &Recon| r.spaced.iter().filter(|s| **s).count();
     // Score, cameras registered from points, cameras placed by the rig's spacing.
     let sweep_at = |f: f64| {
         let r = reconstruct(m, &sub, imgs, feats, &centred(f), FocalMode::Fixed, true);
-        let spaced = r.spaced.iter().filter(|s| **s).count();
-        (r.score, registered(&r) - spaced, spaced)
+        (r.score, registered(&r) - spaced(&r), spaced(&r))
     };
     let score_at = |f: f64| sweep_at(f).0;
     // A coarse candidate that leaves cameras out gets a second look: with the focal free
@@ -490,12 +490,13 @@ fn focal_sweep(
         .collect();
     progress.end();
     // No candidate links the first cameras by points: a sparse ring, whose closure gives
-    // the focal length where the sweep has nothing to go on.
+    // the focal length where the sweep has nothing to go on. (Kept, if tried, for the end.)
+    let ring_closure = || by_ring_closure(n, pairs, imgs, feats, layout, centred);
+    let mut by_closure = None;
     if first.iter().all(|c| c.2 > 0) {
-        if let Some(r) =
-            by_ring_closure(n, pairs, imgs, feats, layout, centred).filter(|r| registered(r) == n)
-        {
-            return r;
+        match ring_closure() {
+            Some(r) if registered(&r) == n => return r,
+            r => by_closure = Some(r),
         }
     }
     let coarse: Vec<(f64, f64)> = cands
@@ -549,9 +550,9 @@ fn focal_sweep(
     }
     // A ring whose cameras are too far apart to share points gives the sweep nothing to
     // go on; its closure does.
-    let spaced = |r: &Recon| r.spaced.iter().filter(|s| **s).count();
     if spaced(&recon) > 0 || registered(&recon) < n {
-        if let Some(r) = by_ring_closure(n, pairs, imgs, feats, layout, centred)
+        if let Some(r) = by_closure
+            .unwrap_or_else(ring_closure)
             .filter(|r| registered(r) >= registered(&recon))
         {
             recon = r;
@@ -754,6 +755,12 @@ fn reconstruct(
     // camera to its nearest instead lets errors add up along long tracks: 0.049 degrees
     // median on a 48-camera arc, against 0.011 with the reference first.)
     let nearness = |a: usize, b: usize| rig_distance(n, a, b);
+    // Camera pairs (both ways round, row-major n x n) whose matches include guided ones.
+    let mut guided = vec![false; n * n];
+    for p in pairs.iter().filter(|p| p.guided) {
+        guided[p.i * n + p.j] = true;
+        guided[p.j * n + p.i] = true;
+    }
     let tracks: Vec<Vec<(usize, Vector2<f64>)>> = roots
         .par_iter()
         .filter_map(|r| {
@@ -776,35 +783,22 @@ fn reconstruct(
                 if obs.iter().any(|o| o.0 == c) {
                     continue;
                 }
-                let at = |o: &(usize, Vector2<f64>)| {
+                let at = |o: &(usize, Vector2<f64>), round_trip: f64| {
                     let p = [o.1.x as f32, o.1.y as f32];
-                    lucas_kanade::refine(&imgs[o.0].full, &imgs[c].full, p, guess, shift)
+                    let (a, b) = (&imgs[o.0].full, &imgs[c].full);
+                    let id = lucas_kanade::IDENTITY;
+                    lucas_kanade::refine_in_frame(a, b, p, guess, id, shift, round_trip)
                 };
+                let strict = lucas_kanade::ROUND_TRIP_PX;
                 let nearest = obs
                     .iter()
                     .min_by_key(|o| nearness(o.0, c))
                     .expect("the reference");
-                let q = at(&obs[0])
-                    .or_else(|| (nearest.0 != rc).then(|| at(nearest)).flatten())
+                // Looser, as guided matches are, between a guided pair.
+                let q = at(&obs[0], strict)
+                    .or_else(|| (nearest.0 != rc).then(|| at(nearest, strict)).flatten())
                     .or_else(|| {
-                        // Looser, as guided matches are, between a guided pair.
-                        let guided_pair = pairs.iter().any(|p| {
-                            p.guided
-                                && ((p.i, p.j) == (nearest.0, c) || (p.j, p.i) == (nearest.0, c))
-                        });
-                        if !guided_pair {
-                            return None;
-                        }
-                        let p = [nearest.1.x as f32, nearest.1.y as f32];
-                        lucas_kanade::refine_with_round_trip(
-                            &imgs[nearest.0].full,
-                            &imgs[c].full,
-                            p,
-                            guess,
-                            lucas_kanade::IDENTITY,
-                            shift,
-                            GUIDED_ROUND_TRIP_PX,
-                        )
+                        guided[nearest.0 * n + c].then(|| at(nearest, GUIDED_ROUND_TRIP_PX))?
                     });
                 if let Some(q) = q {
                     obs.push((c, Vector2::new(q[0] as f64, q[1] as f64)));
@@ -1011,9 +1005,7 @@ fn incremental(
                     for b in a + 1..seen.len() {
                         let ca = cams[seen[a].0].expect("seen");
                         let cb = cams[seen[b].0].expect("seen");
-                        let pa = -(ca.rotation.transpose() * ca.translation);
-                        let pb = -(cb.rotation.transpose() * cb.translation);
-                        let (ra, rb) = (x.coords - pa, x.coords - pb);
+                        let (ra, rb) = (x.coords - ca.centre(), x.coords - cb.centre());
                         best_angle = best_angle.max(ra.angle(&rb));
                     }
                 }
@@ -1136,6 +1128,15 @@ fn incremental(
                 )
             };
             let cr = cams[r].expect("registered");
+            let placed = |scale: f64| BaCamera {
+                rotation: rr * cr.rotation,
+                translation: rr * cr.translation + tr * scale,
+                ..base
+            };
+            // At the rig's spacing: no point to check the place against.
+            if let Some(s) = spacing {
+                return Some((c, placed(s)));
+            }
             // Scale: depths in r of triangulated points against their depths in the
             // unit-baseline pair frame. Without enough such points the camera waits: a wrong
             // scale or a two-view rotation off by the bas-relief ambiguity would bend the rig.
@@ -1159,22 +1160,11 @@ fn incremental(
                     pi.push(b.1);
                 }
             }
-            let scale = match spacing {
-                Some(s) => s,
-                None if ratios.len() >= 5 => {
-                    ratios.sort_by(f64::total_cmp);
-                    ratios[ratios.len() / 2]
-                }
-                None => continue,
-            };
-            let mut cam = BaCamera {
-                rotation: rr * cr.rotation,
-                translation: rr * cr.translation + tr * scale,
-                ..base
-            };
-            if spacing.is_some() {
-                return Some((c, cam));
+            if ratios.len() < 5 {
+                continue;
             }
+            ratios.sort_by(f64::total_cmp);
+            let mut cam = placed(ratios[ratios.len() / 2]);
             let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
             if rms < 4.0 * px_thresh {
                 return Some((c, cam));
@@ -1395,12 +1385,9 @@ fn fit_guided(
     k: &Intrinsics,
     starts: &[two_view::RelativePose],
 ) -> (Option<PairData>, Option<PairFit>) {
-    let fit = fit_pair(p, k, starts);
-    let Some(mut f) = fit
-        .clone()
-        .filter(|f| f.count < GUIDED_BELOW && rig_distance(n, p.i, p.j) == 1)
-    else {
-        return (None, fit);
+    let mut f = match fit_pair(p, k, starts) {
+        Some(f) if f.count < GUIDED_BELOW && rig_distance(n, p.i, p.j) == 1 => f,
+        fit => return (None, fit),
     };
     let g = with_guided_matches(p, &f, imgs, feats, k, PX_THRESH);
     let refit = fit_pair(&g, k, starts).or_else(|| {
@@ -1459,7 +1446,7 @@ fn with_guided_matches(
     let refined: Vec<(usize, usize, [f32; 2])> = found
         .par_iter()
         .filter_map(|&(m, l)| {
-            let q = lucas_kanade::refine_with_round_trip(
+            let q = lucas_kanade::refine_in_frame(
                 &imgs[p.i].full,
                 &imgs[p.j].full,
                 ki[m],
@@ -1468,9 +1455,8 @@ fn with_guided_matches(
                 max_shift,
                 GUIDED_ROUND_TRIP_PX,
             )?;
-            let l_b = e * Vector3::new(a[m].x, a[m].y, 1.0);
-            let qn = norm(&q);
-            let d = (l_b.x * qn.x + l_b.y * qn.y + l_b.z).abs() / l_b.xy().norm().max(1e-300);
+            let d =
+                guided_matches::line_distance(&guided_matches::epipolar_line(&e, &a[m]), &norm(&q));
             (d * k.fx < px_thresh).then_some((m, l, q))
         })
         .collect();
@@ -1495,15 +1481,12 @@ const OFF_AXIS_DEG: f64 = 10.0;
 /// the twelve neighbour pairs) turns about some other axis. Pairs turned by less than a
 /// degree have no reliable axis and are kept.
 fn drop_off_axis(fits: &mut [Option<PairFit>]) {
-    let axes: Vec<Vector3<f64>> = fits
-        .iter()
-        .flatten()
-        .filter(|f| rotation_averaging::rotation_angle(&f.rotation) > 1f64.to_radians())
-        .map(|f| {
-            let a = Rotation3::from_matrix_unchecked(f.rotation).scaled_axis();
-            a / a.norm()
-        })
-        .collect();
+    // A pair's unit rotation axis, if it turns by more than a degree.
+    let axis_of = |f: &PairFit| {
+        let a = Rotation3::from_matrix_unchecked(f.rotation).scaled_axis();
+        (a.norm() > 1f64.to_radians()).then(|| a / a.norm())
+    };
+    let axes: Vec<Vector3<f64>> = fits.iter().flatten().filter_map(axis_of).collect();
     if axes.len() < 3 {
         return;
     }
@@ -1518,13 +1501,10 @@ fn drop_off_axis(fits: &mut [Option<PairFit>]) {
         .min_by(|a, b| median_angle(a).total_cmp(&median_angle(b)))
         .expect("axes");
     for f in fits.iter_mut() {
-        let off = f.as_ref().is_some_and(|f| {
-            rotation_averaging::rotation_angle(&f.rotation) > 1f64.to_radians()
-                && Rotation3::from_matrix_unchecked(f.rotation)
-                    .scaled_axis()
-                    .angle(&axis)
-                    > OFF_AXIS_DEG.to_radians()
-        });
+        let off = f
+            .as_ref()
+            .and_then(axis_of)
+            .is_some_and(|a| a.angle(&axis) > OFF_AXIS_DEG.to_radians());
         if off {
             *f = None;
         }
@@ -1556,11 +1536,10 @@ fn linked_groups(n: usize, pairs: &[PairData], fits: &[Option<PairFit>]) -> Vec<
 /// Mean distance between the centres of registered cameras that neighbour in rig order (and
 /// were matched as a pair: an arc's ends are not neighbours).
 fn mean_spacing(n: usize, pairs: &[PairData], cams: &[Option<BaCamera>]) -> Option<f64> {
-    let centre = |c: &BaCamera| -(c.rotation.transpose() * c.translation);
     let d: Vec<f64> = pairs
         .iter()
         .filter(|p| rig_distance(n, p.i, p.j) == 1)
-        .filter_map(|p| Some((centre(&cams[p.i]?) - centre(&cams[p.j]?)).norm()))
+        .filter_map(|p| Some((cams[p.i]?.centre() - cams[p.j]?.centre()).norm()))
         .collect();
     (!d.is_empty()).then(|| d.iter().sum::<f64>() / d.len() as f64)
 }
