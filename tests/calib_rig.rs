@@ -2,7 +2,7 @@
 
 use nalgebra::Point3;
 use timeslice::align::{focus_from_pixels, Alignment};
-use timeslice::calib::rig::{calibrate_rig, RigOptions, RigView};
+use timeslice::calib::rig::{calibrate_rig, RigOptions, RigOrder, RigView};
 use timeslice::camera::Camera;
 use timeslice::eval::{alignment_errors, pose_errors};
 use timeslice::frame::Plane;
@@ -98,6 +98,64 @@ fn ring_of_24_with_known_focal() {
         let to_focus = (Point3::origin() - c.pose.centre()).normalize();
         assert!(c.pose.axis().angle(&to_focus).to_degrees() < 1.0);
     }
+}
+
+/// `view` as a camera mounted upside down sees it: the image turned by 180 degrees, and the
+/// camera's frame turned about its optical axis.
+fn upside_down(view: &RigView, cam: &Camera) -> (RigView, Camera) {
+    let mut luma = view.luma.clone();
+    luma.data.reverse();
+    let half = nalgebra::Matrix3::new(-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0);
+    let mut cam = cam.clone();
+    cam.pose.rotation = nalgebra::UnitQuaternion::from_matrix(&(half * cam.pose.rotation_matrix()));
+    cam.pose.translation = half * cam.pose.translation;
+    (
+        RigView {
+            name: view.name.clone(),
+            luma,
+        },
+        cam,
+    )
+}
+
+#[test]
+fn a_shuffled_ring_with_cameras_upside_down_is_put_in_order() {
+    let (views, truth) = render(24, Layout::Ring, 640, 360);
+    // A fixed shuffle (multiplication by 7 modulo 24), and four cameras mounted upside down.
+    let (mut shuffled, mut turned_truth) = (Vec::new(), truth.clone());
+    for k in 0..24 {
+        let c = (k * 7 + 5) % 24;
+        if [3, 4, 11, 17].contains(&c) {
+            let (v, cam) = upside_down(&views[c], &truth[c]);
+            shuffled.push(v);
+            turned_truth[c] = cam;
+        } else {
+            shuffled.push(views[c].clone());
+        }
+    }
+    let opts = RigOptions {
+        layout: Layout::Ring,
+        focal: Some(truth[0].intrinsics.fx),
+        order: RigOrder::Auto,
+        ..Default::default()
+    };
+    let r = calibrate_rig(&shuffled, &opts, &Silent).unwrap();
+    // The ring's order, from the first given camera one way round or the other.
+    let names: Vec<&str> = truth.iter().map(|c| c.name.as_str()).collect();
+    let first = names.iter().position(|n| *n == r.order[0]).unwrap();
+    let fwd: Vec<&str> = (0..24).map(|k| names[(first + k) % 24]).collect();
+    let bwd: Vec<&str> = (0..24).map(|k| names[(first + 24 - k) % 24]).collect();
+    assert!(r.order == fwd || r.order == bwd, "{:?}", r.order);
+    assert_eq!(r.order[0], shuffled[0].name);
+    assert_eq!(r.cameras.len(), 24, "unregistered: {:?}", r.unregistered);
+    let est: Vec<Camera> = r.cameras.iter().map(|c| c.camera.clone()).collect();
+    let (rot, centre) = errors(&est, &turned_truth);
+    eprintln!("shuffled ring of 24, four upside down: {rot:.4} degrees, centres {centre:.3} %");
+    // Measured 2026-11-29: 0.196 degrees, 1.25 %; the same rig in order with the four
+    // cameras upside down, 0.094 degrees and 0.52 %; in order and upright, 0.074 degrees and
+    // 0.38 % (ring_of_24_with_known_focal): across a half turn fewer matches localise.
+    assert!(rot < 0.3, "median relative rotation error {rot} deg");
+    assert!(centre < 2.0, "centre error {centre} % of the radius");
 }
 
 #[test]

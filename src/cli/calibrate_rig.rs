@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use timeslice::calib::opencv_yaml::CameraYaml;
-use timeslice::calib::rig::{self, RigOptions, RigView};
+use timeslice::calib::rig::{self, RigOptions, RigOrder, RigView};
 use timeslice::camera::Intrinsics;
 use timeslice::frame::Plane;
 use timeslice::media;
@@ -17,7 +17,7 @@ use timeslice::{Rational, TimeSpec};
 /// geometry, rotation averaging and a global bundle adjustment.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  timeslice calibrate rig rig/ --out calib/\n  timeslice calibrate rig rig/timeslice.toml --at 2.0 --focal 1758 --out calib/\n  timeslice calibrate rig a.png b.png c.png d.png --layout arc --out calib/\n\nWrites DIR/calibration.json, DIR/colmap/ (cameras.txt, images.txt, points3D.txt) and\nDIR/sheet.png (every camera with the triangulated points reprojected over it). The world\nframe: origin at the focus point, +z up, unit = mean camera distance from the focus."
+    after_help = "Examples:\n  timeslice calibrate rig rig/ --out calib/\n  timeslice calibrate rig rig/timeslice.toml --at 2.0 --focal 1758 --out calib/\n  timeslice calibrate rig a.png b.png c.png d.png --layout arc --out calib/\n  timeslice calibrate rig photos/*.jpg --order auto --intrinsics camera.yaml --out calib/\n\nWrites DIR/calibration.json, DIR/colmap/ (cameras.txt, images.txt, points3D.txt) and\nDIR/sheet.png (every camera with the triangulated points reprojected over it). The world\nframe: origin at the focus point, +z up, unit = mean camera distance from the focus."
 )]
 pub struct RigArgs {
     /// A project file, a footage folder, or camera files in rig order.
@@ -52,9 +52,19 @@ pub struct RigArgs {
     /// Lowe's ratio for descriptor matches (higher: more, less distinctive matches).
     #[arg(long, default_value_t = 0.8)]
     pub ratio: f32,
+    /// given: the cameras come in rig order; auto: find the order (every pair is matched,
+    /// cameras mounted upside down are recognised), listed in the output in that order.
+    #[arg(long, value_enum, default_value_t = OrderArg::Given)]
+    pub order: OrderArg,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum OrderArg {
+    Given,
+    Auto,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -250,6 +260,10 @@ pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
         work_width: a.work_width.max(64),
         neighbours: a.neighbours.max(1),
         ratio: a.ratio.clamp(0.5, 1.0),
+        order: match a.order {
+            OrderArg::Given => RigOrder::Given,
+            OrderArg::Auto => RigOrder::Auto,
+        },
         ..Default::default()
     };
     let result = calibrate_project(&project, a.at, &opts, &a.out, progress)?;
@@ -272,6 +286,9 @@ pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
         result.rms,
         result.points.len()
     );
+    if opts.order == RigOrder::Auto {
+        println!("rig order found: {}", result.order.join(" "));
+    }
     for u in &result.unregistered {
         println!("not registered: {}: {}", u.name, u.reason);
     }

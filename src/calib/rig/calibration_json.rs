@@ -60,6 +60,9 @@ pub struct RigCalibration {
     pub rms: f64,
     /// Triangulated points (world), for the COLMAP model.
     pub points: Vec<Point3<f64>>,
+    /// Every camera's name, registered or not, in rig order: as given, or as found
+    /// ([`super::RigOrder::Auto`]).
+    pub order: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -89,6 +92,9 @@ struct JsonRig {
     cameras: Vec<JsonCamera>,
     #[serde(default)]
     unregistered: Vec<Unregistered>,
+    /// Every camera's name in rig order (absent in files of earlier versions).
+    #[serde(default)]
+    order: Vec<String>,
 }
 
 fn rows(m: &Matrix3<f64>) -> [[f64; 3]; 3] {
@@ -123,6 +129,7 @@ pub fn write(path: &Path, rig: &RigCalibration) -> Result<()> {
             })
             .collect(),
         unregistered: rig.unregistered.clone(),
+        order: rig.order.clone(),
     };
     let text = serde_json::to_string_pretty(&json).expect("calibration serialises");
     let out = AtomicOutput::file(path)?;
@@ -135,7 +142,7 @@ pub fn read(path: &Path) -> Result<RigCalibration> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "cannot read", e))?;
     let json: JsonRig = serde_json::from_str(&text)
         .map_err(|e| Error::input(path, format!("not a timeslice calibration.json: {e}")))?;
-    let cameras = json
+    let cameras: Vec<CalibratedCamera> = json
         .cameras
         .into_iter()
         .map(|c| {
@@ -165,6 +172,11 @@ pub fn read(path: &Path) -> Result<RigCalibration> {
             }
         })
         .collect();
+    let order = if json.order.is_empty() {
+        cameras.iter().map(|c| c.camera.name.clone()).collect()
+    } else {
+        json.order
+    };
     Ok(RigCalibration {
         cameras,
         unregistered: json.unregistered,
@@ -172,6 +184,7 @@ pub fn read(path: &Path) -> Result<RigCalibration> {
         up: Vector3::from(json.up),
         rms: json.rms,
         points: Vec::new(),
+        order,
     })
 }
 
@@ -235,12 +248,18 @@ mod tests {
             up: Vector3::z(),
             rms: 0.3,
             points: Vec::new(),
+            order: cams
+                .iter()
+                .map(|c| c.name.clone())
+                .chain(["c9".to_string()])
+                .collect(),
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("calibration.json");
         write(&path, &rig).unwrap();
         let back = read(&path).unwrap();
         assert_eq!(back.unregistered, rig.unregistered);
+        assert_eq!(back.order, rig.order);
         assert_eq!(back.cameras.len(), 8);
         for (a, b) in back.cameras.iter().zip(&rig.cameras) {
             assert_eq!(a.camera.name, b.camera.name);

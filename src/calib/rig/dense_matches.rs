@@ -9,7 +9,7 @@
 //! the match to full resolution and localise it there to sub-pixel accuracy
 //! (`lucas_kanade::refine`).
 
-use super::lucas_kanade::{self, IDENTITY};
+use super::lucas_kanade::{self, Acceptance, IDENTITY};
 use crate::error::Result;
 use crate::flow::global_search::{compute_flow_searched, GlobalSearch};
 use crate::flow::{consistency, ConsistencyParams, FlowParams};
@@ -83,6 +83,7 @@ pub fn match_pair(
     b: &ViewImages,
     keypoints: &[[f32; 2]],
     params: &FlowParams,
+    accept: Acceptance,
 ) -> Result<PairMatches> {
     // The search range calibration was tuned with. The wider default (0.6) gave the
     // 12-camera arc 0.018 degrees instead of 0.11, but lost a camera of the 24-ring
@@ -132,16 +133,12 @@ pub fn match_pair(
                 IDENTITY
             };
             let max_shift = 1.5 * a.scale + 1.0;
-            lucas_kanade::refine_in_frame(
-                &a.full,
-                &b.full,
-                p,
-                guess,
-                frame,
-                max_shift,
-                lucas_kanade::ROUND_TRIP_PX,
-            )
-            .or_else(|| lucas_kanade::refine(&a.full, &b.full, p, guess, max_shift))
+            lucas_kanade::refine_in_frame(&a.full, &b.full, p, guess, frame, max_shift, accept)
+                .or_else(|| {
+                    lucas_kanade::refine_in_frame(
+                        &a.full, &b.full, p, guess, IDENTITY, max_shift, accept,
+                    )
+                })
         })
         .collect();
     motion.sort_by(f32::total_cmp);

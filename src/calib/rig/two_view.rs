@@ -18,6 +18,10 @@
 
 use nalgebra::{Matrix3, Point3, SMatrix, Vector2, Vector3};
 
+/// A half turn about the optical axis: from a camera's frame to the frame of the same camera
+/// mounted the other way up.
+pub const HALF_TURN: Matrix3<f64> = Matrix3::new(-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0);
+
 /// A relative pose between two cameras: `x_b = rotation * x_a + translation`, unit baseline.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RelativePose {
