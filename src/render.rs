@@ -696,11 +696,7 @@ fn alignment(
     planned: &Planned,
     out: (u32, u32),
 ) -> Result<Option<Aligner>> {
-    let Some(path) = opts
-        .calibration
-        .clone()
-        .or_else(|| project.calibration.as_ref().map(|p| project.root.join(p)))
-    else {
+    let Some(path) = calibration_path(project, opts) else {
         return match &opts.focus {
             Focus::Auto => Ok(None),
             Focus::Point(_) => Err(Error::usage(
@@ -735,6 +731,53 @@ fn alignment(
     Ok(Some(Aligner::Calibrated(al)))
 }
 
+/// The calibration to use: the option's, else the project's.
+fn calibration_path(project: &Project, opts: &RenderOptions) -> Option<std::path::PathBuf> {
+    opts.calibration
+        .clone()
+        .or_else(|| project.calibration.as_ref().map(|p| project.root.join(p)))
+}
+
+/// The project with its cameras in the rig order its calibration records, where that lists
+/// exactly the project's cameras in another order (views calibrated with `calibrate rig
+/// --order auto`: the orbit follows the ring, not the file names). `None` otherwise.
+fn in_calibrated_order(project: &Project, opts: &RenderOptions) -> Result<Option<Project>> {
+    let Some(path) = calibration_path(project, opts) else {
+        return Ok(None);
+    };
+    if !path.exists() {
+        return Ok(None); // reported where the calibration is loaded
+    }
+    let Some(order) = calib::rig_order(&path)? else {
+        return Ok(None);
+    };
+    let names: Vec<&str> = project.cameras.iter().map(|c| c.name.as_str()).collect();
+    Ok(permutation(&names, &order).map(|idx| {
+        let mut p = project.clone();
+        p.cameras = idx.iter().map(|&i| project.cameras[i].clone()).collect();
+        p
+    }))
+}
+
+/// Where each name of `order` sits in `names`, if `order` holds every name once and differs
+/// from `names`.
+fn permutation(names: &[&str], order: &[String]) -> Option<Vec<usize>> {
+    if order.len() != names.len() || order.iter().zip(names).all(|(o, n)| o == n) {
+        return None;
+    }
+    let idx: Vec<usize> = order
+        .iter()
+        .map(|o| names.iter().position(|n| n == o))
+        .collect::<Option<_>>()?;
+    let mut seen = vec![false; names.len()];
+    for &i in &idx {
+        if std::mem::replace(&mut seen[i], true) {
+            return None;
+        }
+    }
+    Some(idx)
+}
+
 /// Renders a clip as `opts` asks: plans it, decodes the frames it needs, synthesizes the
 /// views between cameras and encodes them in order.
 pub fn render(
@@ -743,6 +786,8 @@ pub fn render(
     out: &Path,
     progress: &dyn Progress,
 ) -> Result<RenderReport> {
+    let reordered = in_calibrated_order(project, opts)?;
+    let project = reordered.as_ref().unwrap_or(project);
     let cams = resolve(project, progress)?;
     for c in &cams {
         if same_file(&c.path, out) {
@@ -894,4 +939,24 @@ pub fn render(
         },
         views: planned.views(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permutation;
+
+    #[test]
+    fn a_calibrated_rig_order_reorders_the_cameras_it_lists_exactly() {
+        let names = ["a", "b", "c", "d"];
+        let order = |o: &[&str]| o.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            permutation(&names, &order(&["c", "a", "d", "b"])),
+            Some(vec![2, 0, 3, 1])
+        );
+        // The same order, another set of cameras, a camera twice: the project's order stays.
+        assert_eq!(permutation(&names, &order(&["a", "b", "c", "d"])), None);
+        assert_eq!(permutation(&names, &order(&["c", "a", "d"])), None);
+        assert_eq!(permutation(&names, &order(&["c", "a", "d", "e"])), None);
+        assert_eq!(permutation(&names, &order(&["c", "a", "c", "b"])), None);
+    }
 }

@@ -42,6 +42,19 @@ pub fn load_rig(path: &Path) -> Result<Vec<Camera>> {
     ))
 }
 
+/// The rig order a calibration.json (or the folder holding one) records: every camera's name,
+/// as given to `calibrate rig` or as found by `--order auto`. `None` for other formats, and
+/// for files that do not record it.
+pub fn rig_order(path: &Path) -> Result<Option<Vec<String>>> {
+    for json in [path.to_path_buf(), path.join("calibration.json")] {
+        if json.is_file() && json.extension().is_some_and(|e| e == "json") {
+            let order = rig::calibration_json::read(&json)?.order;
+            return Ok((!order.is_empty()).then_some(order));
+        }
+    }
+    Ok(None)
+}
+
 /// The calibration cameras in the order of `names` (a project's cameras): matched by name,
 /// or by position when the names differ but the counts agree; scaled to `size` when the
 /// calibration was made at another resolution of the same aspect.

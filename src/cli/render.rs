@@ -73,7 +73,8 @@ pub struct Args {
     /// A rig calibration: calibration.json (timeslice calibrate rig) or the folder that holds
     /// it, a COLMAP text model folder (or a folder with colmap/ in it), or a Middlebury
     /// *_par.txt [default: the project's]. With one, every view is aligned to a virtual
-    /// camera that looks at the focus point, stays upright and keeps the subject's size.
+    /// camera that looks at the focus point, stays upright and keeps the subject's size; the
+    /// orbit follows the rig order a calibration.json records (`calibrate rig --order auto`).
     #[arg(long, value_name = "PATH")]
     calibration: Option<PathBuf>,
     /// The focus point in world units [default: the point nearest all optical axes].
