@@ -5,11 +5,11 @@
 //! Hamiltonian cycle). A rig has at most a few hundred cameras and a clear structure (each
 //! camera matches its two neighbours far better than the rest), so the classic heuristics
 //! suffice: the greedy edge construction (take the strongest links first, never a third link
-//! at a camera nor one that closes a cycle early), then 2-opt moves until none helps (Lin,
-//! "Computer solutions of the traveling salesman problem", Bell System Technical Journal
-//! 1965). COLMAP and other structure-from-motion tools need no order because they match every
-//! pair; the rig calibration does need one (neighbours, the ring's closure, the spacing), and
-//! finds it from the same all-pairs matches.
+//! at a camera nor one that closes a cycle early), then 2-opt moves until none helps (Croes,
+//! "A method for solving traveling-salesman problems", Operations Research 1958). COLMAP and
+//! other structure-from-motion tools need no order because they match every pair; the rig
+//! calibration does need one (neighbours, the ring's closure, the spacing), and finds it from
+//! the same all-pairs matches.
 
 /// The cycle through cameras `0..n` maximising the sum of `weight(a, b)` over neighbours,
 /// starting at camera 0 and going on to the neighbour with the smaller index. `weight` must be
