@@ -745,9 +745,7 @@ fn in_calibrated_order(project: &Project, opts: &RenderOptions) -> Result<Option
     let Some(path) = calibration_path(project, opts) else {
         return Ok(None);
     };
-    if !path.exists() {
-        return Ok(None); // reported where the calibration is loaded
-    }
+    // (A missing calibration has no order here; loading it reports it.)
     let Some(order) = calib::rig_order(&path)? else {
         return Ok(None);
     };

@@ -21,11 +21,9 @@ pub fn load_rig(path: &Path) -> Result<Vec<Camera>> {
     if !path.exists() {
         return Err(Error::NotFound(path.to_path_buf()));
     }
-    for json in [path.to_path_buf(), path.join("calibration.json")] {
-        if json.is_file() && json.extension().is_some_and(|e| e == "json") {
-            let rig = rig::calibration_json::read(&json)?;
-            return Ok(rig.cameras.into_iter().map(|c| c.camera).collect());
-        }
+    if let Some(json) = calibration_json(path) {
+        let rig = rig::calibration_json::read(&json)?;
+        return Ok(rig.cameras.into_iter().map(|c| c.camera).collect());
     }
     if middlebury::is_par(path) {
         return middlebury::read_par(path);
@@ -46,13 +44,18 @@ pub fn load_rig(path: &Path) -> Result<Vec<Camera>> {
 /// as given to `calibrate rig` or as found by `--order auto`. `None` for other formats, and
 /// for files that do not record it.
 pub fn rig_order(path: &Path) -> Result<Option<Vec<String>>> {
-    for json in [path.to_path_buf(), path.join("calibration.json")] {
-        if json.is_file() && json.extension().is_some_and(|e| e == "json") {
-            let order = rig::calibration_json::read(&json)?.order;
-            return Ok((!order.is_empty()).then_some(order));
-        }
-    }
-    Ok(None)
+    let Some(json) = calibration_json(path) else {
+        return Ok(None);
+    };
+    let order = rig::calibration_json::read(&json)?.order;
+    Ok((!order.is_empty()).then_some(order))
+}
+
+/// `path` itself if it is a .json file, else the calibration.json in the folder `path`.
+fn calibration_json(path: &Path) -> Option<std::path::PathBuf> {
+    [path.to_path_buf(), path.join("calibration.json")]
+        .into_iter()
+        .find(|json| json.is_file() && json.extension().is_some_and(|e| e == "json"))
 }
 
 /// The calibration cameras in the order of `names` (a project's cameras): matched by name,

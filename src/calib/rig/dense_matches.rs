@@ -133,12 +133,11 @@ pub fn match_pair(
                 IDENTITY
             };
             let max_shift = 1.5 * a.scale + 1.0;
-            lucas_kanade::refine_in_frame(&a.full, &b.full, p, guess, frame, max_shift, accept)
-                .or_else(|| {
-                    lucas_kanade::refine_in_frame(
-                        &a.full, &b.full, p, guess, IDENTITY, max_shift, accept,
-                    )
-                })
+            let refine = |frame| {
+                lucas_kanade::refine_in_frame(&a.full, &b.full, p, guess, frame, max_shift, accept)
+            };
+            // Without the flow's frame, unless that was the identity already.
+            refine(frame).or_else(|| (frame != IDENTITY).then(|| refine(IDENTITY)).flatten())
         })
         .collect();
     motion.sort_by(f32::total_cmp);

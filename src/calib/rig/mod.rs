@@ -95,6 +95,7 @@ use bundle_adjustment::{BaCamera, BaOptions, FocalMode, Loss, Observation};
 use dense_matches::ViewImages;
 use nalgebra::{Matrix3, Point3, Rotation3, UnitQuaternion, Vector2, Vector3};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -208,6 +209,9 @@ struct Views<'a> {
     feats: &'a [CameraFeatures],
     /// Per camera: its image is turned by 180 degrees from the first camera's.
     turned: &'a [bool],
+    /// The upright descriptor matches of the rig's pairs (i, j), found while looking for
+    /// turned cameras (per keypoint of i, its match in j).
+    upright: &'a HashMap<(usize, usize), Vec<Option<usize>>>,
     /// Accept a match's translation fit where its homography fit fails
     /// ([`lucas_kanade::Acceptance`]).
     tolerant: bool,
@@ -486,7 +490,7 @@ pub fn calibrate_rig(
         }
     };
     let views = &views[..];
-    let turned = turned_cameras(n, &imgs, &feats, opts);
+    let (turned, upright) = turned_cameras(n, &imgs, &feats, opts);
     let mut out: Option<Result<RigCalibration>> = None;
     // Matches localised strictly first; where that leaves cameras out (real footage, whose
     // patches span depth edges), again accepting the translation fits.
@@ -496,6 +500,7 @@ pub fn calibrate_rig(
             imgs: &imgs,
             feats: &feats,
             turned: &turned,
+            upright: &upright,
             tolerant,
         };
         let cal = calibrate_views(views, &v, opts, progress);
@@ -590,13 +595,15 @@ const TRY_TURNED_BELOW: usize = 50;
 /// surest first, each deciding a camera's turn only if the cameras are not yet linked (a
 /// maximum spanning tree: Kruskal's). Chaining the neighbours' votes alone let one unsure
 /// pair turn half the rig: on the Middlebury temple, cameras 42 degrees apart, one turned,
-/// find 24 upright matches and 40 turned.
+/// find 24 upright matches and 40 turned. Also returns the upright matches of those pairs,
+/// which the matching reuses.
+#[allow(clippy::type_complexity)]
 fn turned_cameras(
     n: usize,
     imgs: &[ViewImages],
     feats: &[CameraFeatures],
     opts: &RigOptions,
-) -> Vec<bool> {
+) -> (Vec<bool>, HashMap<(usize, usize), Vec<Option<usize>>>) {
     let pairs = rig_pairs(n, opts.layout, opts.neighbours.max(1));
     let count = |i: usize, d: &[Desc]| {
         features::match_descriptors(&feats[i].desc, d, opts.ratio)
@@ -604,10 +611,11 @@ fn turned_cameras(
             .flatten()
             .count()
     };
-    let upright: Vec<usize> = pairs
+    let matches: Vec<Vec<Option<usize>>> = pairs
         .par_iter()
-        .map(|&(i, j)| count(i, &feats[j].desc))
+        .map(|&(i, j)| features::match_descriptors(&feats[i].desc, &feats[j].desc, opts.ratio))
         .collect();
+    let upright: Vec<usize> = matches.iter().map(|m| m.iter().flatten().count()).collect();
     // Few is relative: a turned view of a scene with repeated texture still finds 50-70
     // upright matches (generated ring of 24) where its neighbours find 150-250.
     let mut sorted = upright.clone();
@@ -645,7 +653,8 @@ fn turned_cameras(
         }
     }
     let first = root(&parent, &turn, 0).1;
-    (0..n).map(|c| root(&parent, &turn, c).1 ^ first).collect()
+    let turned = (0..n).map(|c| root(&parent, &turn, c).1 ^ first).collect();
+    (turned, pairs.into_iter().zip(matches).collect())
 }
 
 /// Matching, the reconstruction and the output, for keypoints already found.
@@ -661,7 +670,7 @@ fn calibrate_views(
     // Across a half turn fewer matches survive the localisation (41 % of the descriptor
     // matches on a generated ring of 24, 56 % upright), and with them the tracks through
     // three cameras: one more neighbour per camera keeps the scale linked (that ring with four
-    // cameras upside down: 1.23 degrees median error with two neighbours, one camera 40 % of
+    // cameras upside down: 1.22 degrees median error with two neighbours, one camera 40 % of
     // the radius off; 0.094 degrees with three).
     let neighbours = if v.turned.iter().any(|t| *t) {
         opts.neighbours.max(3)
@@ -674,7 +683,12 @@ fn calibrate_views(
         .par_iter()
         .map(|&(i, j)| {
             let (ki, kj) = (&feats[i].points, &feats[j].points);
-            let m = features::match_descriptors(&feats[i].desc, v.descriptors(j, i), opts.ratio);
+            let turned = v.turned[i] != v.turned[j];
+            let m: Cow<[Option<usize>]> = match v.upright.get(&(i, j)) {
+                Some(m) if !turned => Cow::Borrowed(m),
+                _ => features::match_descriptors(&feats[i].desc, v.descriptors(j, i), opts.ratio)
+                    .into(),
+            };
             let max_shift = 1.5 * imgs[i].scale + 1.0;
             let (frame, accept) = (v.frame(i, j), v.accept(lucas_kanade::ROUND_TRIP_PX));
             let (a, b) = (&imgs[i].full, &imgs[j].full);
@@ -693,7 +707,6 @@ fn calibrate_views(
                 .collect();
             // Few distinctive matches (low texture, repetitive patterns): add the dense flow's
             // (not across a half turn, which the flow does not search).
-            let turned = v.turned[i] != v.turned[j];
             if opts.dense && motion.len() < opts.dense_below && !turned {
                 let d = dense_matches::match_pair(&imgs[i], &imgs[j], ki, &opts.flow, accept)?;
                 for (f, q) in found.iter_mut().zip(d.matches) {
