@@ -28,11 +28,13 @@
 //!    camera's observation localised against the first camera's keypoint, or else the nearest
 //!    camera's already in the track.
 //! 4. Incremental registration ([`incremental`]): from the pair with the most inliers (and
-//!    enough parallax), each next camera is placed by resection ([`resection`]: RANSAC DLT +
-//!    Gauss-Newton, or, where the DLT fails as it does for long lenses, Gauss-Newton from the
+//!    enough parallax), each next camera is placed by resection ([`resection`]: RANSAC P3P +
+//!    Gauss-Newton, or, where that fails as it does for long lenses, Gauss-Newton from the
 //!    nearest placed camera's pose) from the points it sees, or from its pair's relative pose
-//!    when it shares too few, new tracks are triangulated and the bundle adjusted as the rig
-//!    grows. When no camera shares points with the placed ones (a ring of 12, cameras 30
+//!    when it shares too few; the resection competes with the pose from its strongest pair
+//!    to a placed camera (scaled and refined on the same points), and the pose that agrees
+//!    better with the points and the pairs' matches wins. New tracks are triangulated and the
+//!    bundle adjusted as the rig grows. When no camera shares points with the placed ones (a ring of 12, cameras 30
 //!    degrees apart: no point is seen by three), the baselines' lengths are not in the
 //!    matches at all; a neighbour is then placed from its pair's pose at the rig's mean
 //!    spacing, the adjustment holds the neighbours' spacing equal (a prior that only decides
@@ -503,7 +505,18 @@ pub fn calibrate_rig(
             upright: &upright,
             tolerant,
         };
-        let cal = calibrate_views(views, &v, opts, progress);
+        // The focal length the strict pass measured, where it registered at least half the
+        // rig by its points: the tolerant pass starts there instead of sweeping again. Its
+        // looser matches can leave the sweep's score flat over a wide range of focal lengths
+        // (an arc of 8 over 180 degrees, in a version that also extended tracks: the strict
+        // pass measured 1757 px, the truth is 1758, and the tolerant sweep's scores differed
+        // by thousandths between 1482 and 1861 px; it took 1482). The sweep also doubled the
+        // run's time.
+        let hint = out.as_ref().and_then(|o| o.as_ref().ok()).and_then(|c| {
+            let measured = c.cameras.iter().filter(|c| !c.spacing_assumed).count();
+            (measured * 2 >= n).then(|| c.cameras[0].camera.intrinsics.fx)
+        });
+        let cal = calibrate_views(views, &v, opts, hint, progress);
         if out
             .as_ref()
             .is_none_or(|o| registered(&cal) > registered(o))
@@ -662,6 +675,7 @@ fn calibrate_views(
     views: &[RigView],
     v: &Views,
     opts: &RigOptions,
+    focal_hint: Option<f64>,
     progress: &dyn Progress,
 ) -> Result<RigCalibration> {
     let n = views.len();
@@ -759,6 +773,8 @@ fn calibrate_views(
         reconstruct(n, &pairs, v, &k, FocalMode::Fixed, true)
     } else if let Some(f) = opts.focal {
         reconstruct(n, &pairs, v, &centred(f), FocalMode::Fixed, true)
+    } else if let Some(f) = focal_hint {
+        refined_focal(n, &pairs, v, &centred, f)
     } else {
         focal_sweep(n, &pairs, v, opts.layout, &centred, progress)
     };
@@ -864,6 +880,31 @@ fn focal_sweep(
     // focal, so a closer start registers more cameras), while that helps. Not by the rig's
     // spacing: with cameras that no point ties to the rig, nothing measures the focal length
     // (a 10-degree lens on an arc: 22 degrees off), and an arc has no closure to give it.
+    let mut recon = refined_focal(n, pairs, views, centred, f0);
+    // A ring whose cameras are too far apart to share points gives the sweep nothing to
+    // go on; its closure does.
+    if spaced(&recon) > 0 || registered(&recon) < n {
+        if let Some(r) = by_closure
+            .unwrap_or_else(ring_closure)
+            .filter(|r| registered(r) >= registered(&recon))
+        {
+            recon = r;
+        }
+    }
+    recon
+}
+
+/// The whole rig reconstructed from focal length `f0` with the focal free in the final
+/// adjustment, then again at the refined focal (registration itself runs at a fixed focal,
+/// so a closer start registers more cameras), while that helps.
+fn refined_focal(
+    n: usize,
+    pairs: &[PairData],
+    views: &Views,
+    centred: &dyn Fn(f64) -> Intrinsics,
+    f0: f64,
+) -> Recon {
+    let registered = |r: &Recon| r.cams.iter().filter(|c| c.is_some()).count();
     let at = |f: f64| reconstruct(n, pairs, views, &centred(f), FocalMode::Shared, false);
     let mut recon = at(f0);
     for _ in 0..3 {
@@ -878,16 +919,6 @@ fn focal_sweep(
         }
         if !better || (nf - f).abs() < 1e-3 * f {
             break;
-        }
-    }
-    // A ring whose cameras are too far apart to share points gives the sweep nothing to
-    // go on; its closure does.
-    if spaced(&recon) > 0 || registered(&recon) < n {
-        if let Some(r) = by_closure
-            .unwrap_or_else(ring_closure)
-            .filter(|r| registered(r) >= registered(&recon))
-        {
-            recon = r;
         }
     }
     recon
@@ -1261,10 +1292,22 @@ fn reconstruct(
     }
 }
 
+/// Pair `p`'s relative pose seen from its camera `r`: `x_c = R x_r + t` for the other one.
+fn relative_from(p: &PairData, f: &PairFit, r: usize) -> (Matrix3<f64>, Vector3<f64>) {
+    if r == p.i {
+        (f.rotation, f.translation)
+    } else {
+        (
+            f.rotation.transpose(),
+            -(f.rotation.transpose() * f.translation),
+        )
+    }
+}
+
 /// Registers the cameras one by one, starting from the pair with the most inliers among those
 /// whose rays converge (median parallax at least [`MIN_PARALLAX_DEG`]): each next
-/// camera is the one that sees the most triangulated points, placed by resection (RANSAC DLT
-/// and Gauss-Newton), after which the tracks it completes are triangulated and the bundle is
+/// camera is the one that sees the most triangulated points, placed by resection (RANSAC P3P
+/// and Gauss-Newton) or by its strongest pair, whichever agrees better, after which the tracks it completes are triangulated and the bundle is
 /// adjusted. Growing along the tracks follows the rig order and, unlike averaging two-view
 /// rotations, does not inherit the bas-relief ambiguity of narrow-field pairs (Szeliski and
 /// Kang 1997; the reason incremental SfM is the default in COLMAP, Schoenberger and Frahm 2016).
@@ -1427,6 +1470,91 @@ fn incremental(
     // Why a camera's resection failed, kept only if it never gets placed (a retry may).
     let mut rejected: Vec<Option<String>> = vec![None; n];
     let mut two_view_tried = vec![false; n];
+    // Camera c's pose from its fitted pair p with the registered camera r, the baseline
+    // `scale` times the pair's unit one.
+    let pair_pose = |cr: &BaCamera, p: &PairData, f: &PairFit, r: usize, scale: f64| {
+        let (rr, tr) = relative_from(p, f, r);
+        BaCamera {
+            rotation: rr * cr.rotation,
+            translation: rr * cr.translation + tr * scale,
+            ..base
+        }
+    };
+    // [`pair_pose`] with the scale from the points both cameras see: depths in r of
+    // triangulated points against their depths in the unit-baseline pair frame; also those
+    // points and their pixels in c. Without five such points there is no place: a wrong
+    // scale or a two-view rotation off by the bas-relief ambiguity would bend the rig.
+    let pair_placed = |cams: &[Option<BaCamera>],
+                       point: &[Option<Point3<f64>>],
+                       p: &PairData,
+                       f: &PairFit,
+                       r: usize|
+     -> Option<(BaCamera, Vec<Point3<f64>>, Vec<Vector2<f64>>)> {
+        let c = if r == p.i { p.j } else { p.i };
+        let (rr, tr) = relative_from(p, f, r);
+        let cr = cams[r].expect("registered");
+        let mut ratios = Vec::new();
+        let mut wi = Vec::new();
+        let mut pi = Vec::new();
+        for (ti, t) in tracks.iter().enumerate() {
+            let Some(x) = point[ti] else { continue };
+            let (Some(a), Some(b)) = (t.iter().find(|o| o.0 == r), t.iter().find(|o| o.0 == c))
+            else {
+                continue;
+            };
+            let pair_poses = [(Matrix3::identity(), Vector3::zeros()), (rr, tr)];
+            let Some(y) = two_view::triangulate(&pair_poses, &[norm(&a.1), norm(&b.1)]) else {
+                continue;
+            };
+            let dr = (cr.rotation * x.coords + cr.translation).z;
+            if y.z > 0.0 && dr > 0.0 {
+                ratios.push(dr / y.z);
+                wi.push(x);
+                pi.push(b.1);
+            }
+        }
+        if ratios.len() < 5 {
+            return None;
+        }
+        ratios.sort_by(f64::total_cmp);
+        Some((pair_pose(&cr, p, f, r, ratios[ratios.len() / 2]), wi, pi))
+    };
+    // How well a pose of camera c agrees with the points it sees (`world`, `pix`) and with
+    // the matches of its fitted pairs to registered cameras (Sampson distance): squared
+    // pixels, each capped.
+    let disagreement = |cam: &BaCamera,
+                        c: usize,
+                        cams: &[Option<BaCamera>],
+                        world: &[Point3<f64>],
+                        pix: &[Vector2<f64>]| {
+        let cap = (3.0 * px_thresh).powi(2);
+        let mut cost = 0.0;
+        for (x, q) in world.iter().zip(pix) {
+            cost += cam
+                .project(x)
+                .map_or(cap, |p| (p - q).norm_squared().min(cap));
+        }
+        for (p, f) in pairs.iter().zip(fits) {
+            let Some(f) = f else { continue };
+            let (a, b, other) = if p.i == c {
+                (&p.b, &p.a, p.j)
+            } else if p.j == c {
+                (&p.a, &p.b, p.i)
+            } else {
+                continue;
+            };
+            let Some(co) = cams[other] else { continue };
+            // From the other camera (a) to c (b).
+            let rel = cam.rotation * co.rotation.transpose();
+            let e = translation::skew(&(cam.translation - rel * co.translation)) * rel;
+            for m in (0..p.a.len()).filter(|&m| f.inliers[m]) {
+                let (xa, xb) = (norm(&undistort(k, &a[m])), norm(&undistort(k, &b[m])));
+                let d = two_view::sampson(&e, &xa, &xb) * k.fx;
+                cost += (d * d).min(cap);
+            }
+        }
+        cost
+    };
     let place_by_pair = |cams: &[Option<BaCamera>],
                          point: &[Option<Point3<f64>>],
                          failed: &[bool],
@@ -1455,52 +1583,13 @@ fn incremental(
                 continue;
             }
             tried[c] = true;
-            let (rr, tr) = if r == p.i {
-                (f.rotation, f.translation)
-            } else {
-                (
-                    f.rotation.transpose(),
-                    -(f.rotation.transpose() * f.translation),
-                )
-            };
-            let cr = cams[r].expect("registered");
-            let placed = |scale: f64| BaCamera {
-                rotation: rr * cr.rotation,
-                translation: rr * cr.translation + tr * scale,
-                ..base
-            };
             // At the rig's spacing: no point to check the place against.
             if let Some(s) = spacing {
-                return Some((c, placed(s)));
+                return Some((c, pair_pose(&cams[r].expect("registered"), p, f, r, s)));
             }
-            // Scale: depths in r of triangulated points against their depths in the
-            // unit-baseline pair frame. Without enough such points the camera waits: a wrong
-            // scale or a two-view rotation off by the bas-relief ambiguity would bend the rig.
-            let mut ratios = Vec::new();
-            let mut wi = Vec::new();
-            let mut pi = Vec::new();
-            for (ti, t) in tracks.iter().enumerate() {
-                let Some(x) = point[ti] else { continue };
-                let (Some(a), Some(b)) = (t.iter().find(|o| o.0 == r), t.iter().find(|o| o.0 == c))
-                else {
-                    continue;
-                };
-                let pair_poses = [(Matrix3::identity(), Vector3::zeros()), (rr, tr)];
-                let Some(y) = two_view::triangulate(&pair_poses, &[norm(&a.1), norm(&b.1)]) else {
-                    continue;
-                };
-                let dr = (cr.rotation * x.coords + cr.translation).z;
-                if y.z > 0.0 && dr > 0.0 {
-                    ratios.push(dr / y.z);
-                    wi.push(x);
-                    pi.push(b.1);
-                }
-            }
-            if ratios.len() < 5 {
+            let Some((mut cam, wi, pi)) = pair_placed(cams, point, p, f, r) else {
                 continue;
-            }
-            ratios.sort_by(f64::total_cmp);
-            let mut cam = placed(ratios[ratios.len() / 2]);
+            };
             let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
             if rms < 4.0 * px_thresh {
                 return Some((c, cam));
@@ -1637,6 +1726,53 @@ fn incremental(
             let m = inl.iter().filter(|b| **b).count();
             (m >= 12 && m as f64 >= 0.5 * world.len() as f64).then_some(cam)
         });
+        // A resection from points of a narrow spread is weakly determined (nearly affine
+        // views: a rotation of several degrees and a shift change the points' images by
+        // less than a pixel), while the fitted pairs to registered neighbours pin the
+        // rotation with all their matches. So the pose from the strongest such pair, its
+        // scale from the shared points and refined on them, competes with the resection:
+        // the one that agrees better with the points and the pairs' matches wins, by a
+        // margin: the pair's pose must halve the resection's disagreement (on an arc of 8,
+        // 283 against 719; an even choice bent a ring of 24 from 0.0067 to 17.8 degrees).
+        let by_pair = pairs
+            .iter()
+            .zip(fits)
+            .filter_map(|(p, f)| f.as_ref().map(|f| (p, f)))
+            .filter(|(p, _)| (p.i == c && cams[p.j].is_some()) || (p.j == c && cams[p.i].is_some()))
+            .max_by_key(|(p, f)| (f.count, std::cmp::Reverse(p.i)))
+            .and_then(|(p, f)| {
+                let r = if p.i == c { p.j } else { p.i };
+                let (mut cam, _, _) = pair_placed(&cams, &point, p, f, r)?;
+                // Refined on the points it already agrees with, twice narrowing: one
+                // badly triangulated point would twist it (the weak geometry above).
+                let mut m = 0;
+                for within in [4.0 * px_thresh, 2.0 * px_thresh] {
+                    let inl: Vec<usize> = (0..world.len())
+                        .filter(|&i| {
+                            cam.project(&world[i])
+                                .is_some_and(|q| (q - pix[i]).norm() < within)
+                        })
+                        .collect();
+                    if inl.len() < 12 {
+                        return None;
+                    }
+                    let wi: Vec<Point3<f64>> = inl.iter().map(|&i| world[i]).collect();
+                    let pi: Vec<Vector2<f64>> = inl.iter().map(|&i| pix[i]).collect();
+                    bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
+                    m = inl.len();
+                }
+                (m as f64 >= 0.5 * world.len() as f64).then_some(cam)
+            });
+        let placed = match (placed, by_pair) {
+            (Some(a), Some(b)) => {
+                let (da, db) = (
+                    disagreement(&a, c, &cams, &world, &pix),
+                    disagreement(&b, c, &cams, &world, &pix),
+                );
+                Some(if db < 0.5 * da { b } else { a })
+            }
+            (a, b) => a.or(b),
+        };
         match placed {
             Some(cam) => {
                 cams[c] = Some(cam);
