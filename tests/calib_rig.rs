@@ -182,7 +182,10 @@ fn long_lens_arc_of_24() {
     assert!(centre < 0.5, "centre error {centre} % of the radius");
     // The focal not given: the sweep's coarse candidates near the truth left cameras out
     // and 2077 px (57 % off) was picked; with their second look, 4855 px (measured
-    // 2026-11-29: 24/24, 0.073 degrees, centres 0.10 %).
+    // 2026-11-29: 24/24, 0.073 degrees, centres 0.10 %; with the P3P resection outside the
+    // sweep, 0.052 degrees, centres 0.089 %, focal 0.09 % off). The sweep's candidates
+    // resect by the DLT: with the P3P there, wrong focal lengths registered every camera too
+    // and 2356 px (52 % off) was picked.
     let opts = RigOptions {
         layout: Layout::Arc,
         ..Default::default()

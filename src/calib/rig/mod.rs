@@ -770,9 +770,9 @@ fn calibrate_views(
 
     let centred = |f: f64| Intrinsics::centred(w as u32, h as u32, f);
     let recon = if let Some(k) = opts.intrinsics {
-        reconstruct(n, &pairs, v, &k, FocalMode::Fixed, true)
+        reconstruct(n, &pairs, v, &k, FocalMode::Fixed, true, true)
     } else if let Some(f) = opts.focal {
-        reconstruct(n, &pairs, v, &centred(f), FocalMode::Fixed, true)
+        reconstruct(n, &pairs, v, &centred(f), FocalMode::Fixed, true, true)
     } else if let Some(f) = focal_hint {
         refined_focal(n, &pairs, v, &centred, f)
     } else {
@@ -811,7 +811,7 @@ fn focal_sweep(
     let spaced = |r: &Recon| r.spaced.iter().filter(|s| **s).count();
     // Score, cameras registered from points, cameras placed by the rig's spacing.
     let sweep_at = |f: f64| {
-        let r = reconstruct(m, &sub, views, &centred(f), FocalMode::Fixed, true);
+        let r = reconstruct(m, &sub, views, &centred(f), FocalMode::Fixed, true, false);
         (r.score, registered(&r) - spaced(&r), spaced(&r))
     };
     let score_at = |f: f64| sweep_at(f).0;
@@ -821,7 +821,7 @@ fn focal_sweep(
     // leaves cameras out, so the coarse grid alone missed the true focal's basin (15-degree
     // lens: 2077 px picked, 57 % off; with the second look, 4855 px).
     let second_look = |f: f64| -> Option<(f64, f64)> {
-        let r = reconstruct(m, &sub, views, &centred(f), FocalMode::Shared, true);
+        let r = reconstruct(m, &sub, views, &centred(f), FocalMode::Shared, true, false);
         let f2 = r.cams.iter().flatten().next().map(|c| c.fx)?;
         if !(f2.is_finite() && f2 > 0.0) || (f2 / f - 1.0).abs() <= 0.01 {
             return Some((r.score, f));
@@ -905,7 +905,7 @@ fn refined_focal(
     f0: f64,
 ) -> Recon {
     let registered = |r: &Recon| r.cams.iter().filter(|c| c.is_some()).count();
-    let at = |f: f64| reconstruct(n, pairs, views, &centred(f), FocalMode::Shared, false);
+    let at = |f: f64| reconstruct(n, pairs, views, &centred(f), FocalMode::Shared, false, true);
     let mut recon = at(f0);
     for _ in 0..3 {
         let Some(f) = recon.cams.iter().flatten().next().map(|c| c.fx) else {
@@ -970,6 +970,7 @@ fn by_ring_closure(
         &centred(f),
         FocalMode::Fixed,
         true,
+        true,
     ))
 }
 
@@ -991,7 +992,9 @@ fn undistort(k: &Intrinsics, p: &Vector2<f64>) -> Vector2<f64> {
 
 /// Passes 3-5 at the intrinsics `k`, the focal held fixed or refined in the final adjustment.
 /// `spacing`: cameras that no point ties to the rig may be placed by the rig's regular spacing
-/// (see [`incremental`]).
+/// (see [`incremental`]). `p3p`: resections by the minimal solver
+/// ([`resection::ransac`]), or else by the DLT ([`resection::ransac_dlt`]), for the focal
+/// length sweep's candidates.
 #[allow(clippy::too_many_arguments)]
 fn reconstruct(
     n: usize,
@@ -1000,6 +1003,7 @@ fn reconstruct(
     k: &Intrinsics,
     focal: FocalMode,
     spacing: bool,
+    p3p: bool,
 ) -> Recon {
     let px_thresh = PX_THRESH;
     let starts = two_view::rig_hypotheses();
@@ -1184,6 +1188,7 @@ fn reconstruct(
         k,
         px_thresh,
         spacing,
+        p3p,
         views.turned,
         &mut reasons,
     );
@@ -1323,6 +1328,7 @@ fn incremental(
     k: &Intrinsics,
     px_thresh: f64,
     spacing: bool,
+    p3p: bool,
     turned: &[bool],
     reasons: &mut [Option<String>],
 ) -> (
@@ -1665,32 +1671,36 @@ fn incremental(
                 }
             }
         }
-        let placed =
-            resection::ransac(&world, &img, 6.0 * px_thresh / k.fx, 400).and_then(|(r, t, inl)| {
-                let m = inl.iter().filter(|b| **b).count();
-                if m < 12 || (m as f64) < 0.25 * world.len() as f64 {
-                    return None;
-                }
-                let wi: Vec<Point3<f64>> = world
-                    .iter()
-                    .zip(&inl)
-                    .filter(|x| *x.1)
-                    .map(|x| *x.0)
-                    .collect();
-                let pi: Vec<Vector2<f64>> = pix
-                    .iter()
-                    .zip(&inl)
-                    .filter(|x| *x.1)
-                    .map(|x| *x.0)
-                    .collect();
-                let mut cam = BaCamera {
-                    rotation: r,
-                    translation: t,
-                    ..base
-                };
-                let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
-                (rms < 4.0 * px_thresh).then_some(cam)
-            });
+        let placed = if p3p {
+            resection::ransac(&world, &img, 6.0 * px_thresh / k.fx, 400)
+        } else {
+            resection::ransac_dlt(&world, &img, 6.0 * px_thresh / k.fx, 400)
+        }
+        .and_then(|(r, t, inl)| {
+            let m = inl.iter().filter(|b| **b).count();
+            if m < 12 || (m as f64) < 0.25 * world.len() as f64 {
+                return None;
+            }
+            let wi: Vec<Point3<f64>> = world
+                .iter()
+                .zip(&inl)
+                .filter(|x| *x.1)
+                .map(|x| *x.0)
+                .collect();
+            let pi: Vec<Vector2<f64>> = pix
+                .iter()
+                .zip(&inl)
+                .filter(|x| *x.1)
+                .map(|x| *x.0)
+                .collect();
+            let mut cam = BaCamera {
+                rotation: r,
+                translation: t,
+                ..base
+            };
+            let rms = bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
+            (rms < 4.0 * px_thresh).then_some(cam)
+        });
         // The linear resection is poorly conditioned for a long lens (nearly affine views):
         // start instead from the pose of the nearest registered camera in rig order, a few
         // degrees away, and let a robust Gauss-Newton find the pose, then its inliers.
