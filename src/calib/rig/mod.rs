@@ -33,7 +33,8 @@
 //!    nearest placed camera's pose) from the points it sees, or from its pair's relative pose
 //!    when it shares too few; the resection competes with the pose from its strongest pair
 //!    to a placed camera (scaled and refined on the same points), and the pose that agrees
-//!    better with the points and the pairs' matches wins. New tracks are triangulated and the
+//!    better with the points and the pairs' matches wins. (The focal length sweep's guesses
+//!    resect by the DLT alone: see [`reconstruct`].) New tracks are triangulated and the
 //!    bundle adjusted as the rig grows. When no camera shares points with the placed ones (a ring of 12, cameras 30
 //!    degrees apart: no point is seen by three), the baselines' lengths are not in the
 //!    matches at all; a neighbour is then placed from its pair's pose at the rig's mean
