@@ -494,8 +494,8 @@ fn arc_of_8_over_180_degrees() {
     // inlier of 27 where a P3P finds 25), and a resection from such points can be several
     // degrees off where the neighbour pair's matches are not. Measured 2026-11-29 from the
     // command line on the same rig: focal given 8/8, 0.026 degrees, centres 0.021 %; focal
-    // unknown 8/8, 0.34 degrees, centres 0.29 %, focal 0.47 % off (the strict pass registers
-    // 5 at the sweep's focal length, the tolerant pass the rest from there).
+    // unknown 8/8, 0.34 degrees, centres 0.29 %, focal 0.47 % off (the tolerant pass starts
+    // from the focal length the strict pass measured).
     let (views, truth) = render(8, Layout::Arc, 1280, 720);
     let opts = RigOptions {
         layout: Layout::Arc,

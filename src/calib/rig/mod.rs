@@ -1764,36 +1764,35 @@ fn incremental(
         // the one that agrees better with the points and the pairs' matches wins, by a
         // margin: the pair's pose must halve the resection's disagreement (on an arc of 8,
         // 283 against 719; an even choice bent a ring of 24 from 0.0067 to 17.8 degrees).
-        let by_pair = pairs
+        let strongest = pairs
             .iter()
-            .filter(|_| trusted)
             .zip(fits)
             .filter_map(|(p, f)| f.as_ref().map(|f| (p, f)))
             .filter(|(p, _)| (p.i == c && cams[p.j].is_some()) || (p.j == c && cams[p.i].is_some()))
-            .max_by_key(|(p, f)| (f.count, std::cmp::Reverse(p.i)))
-            .and_then(|(p, f)| {
-                let r = if p.i == c { p.j } else { p.i };
-                let (mut cam, _, _) = pair_placed(&cams, &point, p, f, r)?;
-                // Refined on the points it already agrees with, twice narrowing: one
-                // badly triangulated point would twist it (the weak geometry above).
-                let mut m = 0;
-                for within in [4.0 * px_thresh, 2.0 * px_thresh] {
-                    let inl: Vec<usize> = (0..world.len())
-                        .filter(|&i| {
-                            cam.project(&world[i])
-                                .is_some_and(|q| (q - pix[i]).norm() < within)
-                        })
-                        .collect();
-                    if inl.len() < 12 {
-                        return None;
-                    }
-                    let wi: Vec<Point3<f64>> = inl.iter().map(|&i| world[i]).collect();
-                    let pi: Vec<Vector2<f64>> = inl.iter().map(|&i| pix[i]).collect();
-                    bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
-                    m = inl.len();
+            .max_by_key(|(p, f)| (f.count, std::cmp::Reverse(p.i)));
+        let by_pair = strongest.filter(|_| trusted).and_then(|(p, f)| {
+            let r = if p.i == c { p.j } else { p.i };
+            let (mut cam, _, _) = pair_placed(&cams, &point, p, f, r)?;
+            // Refined on the points it already agrees with, twice narrowing: one
+            // badly triangulated point would twist it (the weak geometry above).
+            let mut m = 0;
+            for within in [4.0 * px_thresh, 2.0 * px_thresh] {
+                let inl: Vec<usize> = (0..world.len())
+                    .filter(|&i| {
+                        cam.project(&world[i])
+                            .is_some_and(|q| (q - pix[i]).norm() < within)
+                    })
+                    .collect();
+                if inl.len() < 12 {
+                    return None;
                 }
-                (m as f64 >= 0.5 * world.len() as f64).then_some(cam)
-            });
+                let wi: Vec<Point3<f64>> = inl.iter().map(|&i| world[i]).collect();
+                let pi: Vec<Vector2<f64>> = inl.iter().map(|&i| pix[i]).collect();
+                bundle_adjustment::refine_pose(&mut cam, &wi, &pi, px_thresh);
+                m = inl.len();
+            }
+            (m as f64 >= 0.5 * world.len() as f64).then_some(cam)
+        });
         let placed = match (placed, by_pair) {
             (Some(a), Some(b)) => {
                 let (da, db) = (

@@ -227,37 +227,17 @@ pub fn ransac(
     if n < 4 {
         return None;
     }
-    let err = |r: &Matrix3<f64>, t: &Vector3<f64>, i: usize| {
-        let q = r * world[i].coords + t;
-        if q.z <= 0.0 {
-            return f64::INFINITY;
-        }
-        (Vector2::new(q.x / q.z, q.y / q.z) - img[i]).norm()
-    };
+    let err =
+        |r: &Matrix3<f64>, t: &Vector3<f64>, i: usize| reprojection_error(r, t, &world[i], &img[i]);
     let rays: Vec<Vector3<f64>> = img
         .iter()
         .map(|p| Vector3::new(p.x, p.y, 1.0).normalize())
         .collect();
-    let mut state = 0x1234_5678_9abc_def0u64 ^ n as u64;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) as usize
-    };
+    let mut samples = Samples::new(n);
     let cap = threshold * threshold;
     let mut best: Option<(Matrix3<f64>, Vector3<f64>, f64)> = None;
-    let mut sample = [0usize; 3];
     for _ in 0..iterations {
-        let mut k = 0;
-        while k < 3 {
-            let c = next() % n;
-            if !sample[..k].contains(&c) {
-                sample[k] = c;
-                k += 1;
-            }
-        }
+        let sample: [usize; 3] = samples.draw();
         let w = sample.map(|i| world[i]);
         let b = sample.map(|i| rays[i]);
         for (r, t) in p3p(&w, &b) {
@@ -287,32 +267,12 @@ pub fn ransac_dlt(
     if n < 6 {
         return None;
     }
-    let err = |r: &Matrix3<f64>, t: &Vector3<f64>, i: usize| {
-        let q = r * world[i].coords + t;
-        if q.z <= 0.0 {
-            return f64::INFINITY;
-        }
-        (Vector2::new(q.x / q.z, q.y / q.z) - img[i]).norm()
-    };
-    let mut state = 0x1234_5678_9abc_def0u64 ^ n as u64;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) as usize
-    };
+    let err =
+        |r: &Matrix3<f64>, t: &Vector3<f64>, i: usize| reprojection_error(r, t, &world[i], &img[i]);
+    let mut samples = Samples::new(n);
     let mut best: Option<(Matrix3<f64>, Vector3<f64>, usize)> = None;
-    let mut sample = [0usize; 6];
     for _ in 0..iterations {
-        let mut k = 0;
-        while k < 6 {
-            let c = next() % n;
-            if !sample[..k].contains(&c) {
-                sample[k] = c;
-                k += 1;
-            }
-        }
+        let sample: [usize; 6] = samples.draw();
         let Some((r, t)) = dlt(world, img, &sample) else {
             continue;
         };
@@ -330,13 +290,66 @@ pub fn ransac_dlt(
     Some((r, t, inl))
 }
 
+/// Distance in normalised units between `p` and the image of `x` under `x_cam = r x + t`;
+/// infinite behind the camera.
+fn reprojection_error(
+    r: &Matrix3<f64>,
+    t: &Vector3<f64>,
+    x: &Point3<f64>,
+    p: &Vector2<f64>,
+) -> f64 {
+    let q = r * x.coords + t;
+    if q.z <= 0.0 {
+        return f64::INFINITY;
+    }
+    (Vector2::new(q.x / q.z, q.y / q.z) - p).norm()
+}
+
+/// RANSAC's samples of distinct indices below `n`, from a splitmix64 generator seeded by `n`
+/// (deterministic: the same correspondences give the same pose).
+struct Samples {
+    state: u64,
+    n: usize,
+}
+
+impl Samples {
+    fn new(n: usize) -> Self {
+        Samples {
+            state: 0x1234_5678_9abc_def0u64 ^ n as u64,
+            n,
+        }
+    }
+
+    fn next(&mut self) -> usize {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) as usize
+    }
+
+    /// `K` distinct indices (`n` must be at least `K`).
+    fn draw<const K: usize>(&mut self) -> [usize; K] {
+        let mut sample = [0usize; K];
+        let mut k = 0;
+        while k < K {
+            let c = self.next() % self.n;
+            if !sample[..k].contains(&c) {
+                sample[k] = c;
+                k += 1;
+            }
+        }
+        sample
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::camera::Pose;
 
     #[test]
-    fn ransac_recovers_an_exact_pose_and_ignores_outliers() {
+    fn both_ransacs_recover_an_exact_pose_and_ignore_outliers() {
         let pose = Pose::look_at(
             Point3::new(4.0, -3.0, 1.5),
             Point3::new(0.0, 0.0, 0.5),
@@ -360,12 +373,17 @@ mod tests {
                 Vector2::new(q.x / q.z, q.y / q.z)
             })
             .collect();
+        let all: Vec<usize> = (0..60).collect();
+        let (r1, t1) = dlt(&world, &img, &all).unwrap();
+        assert!((r1 - r).norm() < 1e-9 && (t1 - t).norm() < 1e-9);
         for p in img.iter_mut().step_by(5) {
             *p += Vector2::new(0.05, -0.03);
         }
-        let (r2, t2, inl) = ransac(&world, &img, 1e-3, 200).unwrap();
-        assert_eq!(inl.iter().filter(|b| **b).count(), 48);
-        assert!((r2 - r).norm() < 1e-9 && (t2 - t).norm() < 1e-9);
+        for solve in [ransac, ransac_dlt] {
+            let (r2, t2, inl) = solve(&world, &img, 1e-3, 200).unwrap();
+            assert_eq!(inl.iter().filter(|b| **b).count(), 48);
+            assert!((r2 - r).norm() < 1e-9 && (t2 - t).norm() < 1e-9);
+        }
     }
 
     #[test]
