@@ -4,7 +4,7 @@ use anyhow::Result;
 use serde::Serialize;
 use std::path::PathBuf;
 use timeslice::eval;
-use timeslice::interp::{interpolate, Method};
+use timeslice::interp::{interpolate, Method, PairFlow};
 use timeslice::output::save_image;
 use timeslice::{Error, RgbImage};
 
@@ -30,7 +30,8 @@ enum Command {
 #[command(after_help = "Examples:
   timeslice eval loo rig/cam*.png
   timeslice eval loo v0.png v1.png v2.png v3.png v4.png --method crossfade --json
-  timeslice eval loo rig/cam*.png --stride 2 --sheet sheet.png")]
+  timeslice eval loo rig/cam*.png --stride 2 --sheet sheet.png
+  timeslice eval loo rig/cam*.png --rig calib/calibration.json")]
 struct LooArgs {
     /// Views in rig order (image files or VIDEO@N), at least three.
     #[arg(required = true, num_args = 3..)]
@@ -151,18 +152,19 @@ fn loo(a: LooArgs) -> Result<()> {
         a.synthesis.method,
         super::interp::preset(&a.synthesis.preset)?,
     );
+    let cams = a.synthesis.calibration()?;
     let mut results = Vec::new();
     let mut sheet_rows = Vec::new();
     for &i in &held {
         let (pa, pb, pt) = (&a.views[i - k], &a.views[i + k], &a.views[i]);
         let truth = super::load_image(pt)?;
-        let made = interpolate(
-            &super::load_image(pa)?,
-            &super::load_image(pb)?,
-            0.5,
-            method,
-            &params,
-        )?;
+        let (ia, ib) = (super::load_image(pa)?, super::load_image(pb)?);
+        let made = match (method, &cams) {
+            (Method::Flow, Some(cams)) => PairFlow::compute(&ia, &ib, &params)?
+                .with_cameras(&cams.camera(pa)?, &cams.camera(pb)?)
+                .synthesize(0.5),
+            _ => interpolate(&ia, &ib, 0.5, method, &params)?,
+        };
         if (made.width, made.height) != (truth.width, truth.height) {
             return Err(Error::usage(format!(
                 "{pt} has a different size from {pa}; all views must have one size"

@@ -1,16 +1,17 @@
 //! `timeslice interp`: one synthesized view between two cameras.
 
 use anyhow::Result;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use timeslice::calib::load_rig;
 use timeslice::flow::{FlowParams, Preset};
 use timeslice::interp::{interpolate, Method, PairFlow};
 use timeslice::output::{save_image, AtomicOutput};
-use timeslice::Error;
+use timeslice::{Camera, Error};
 
 /// Synthesize the view a fraction of the way from camera A to camera B.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  timeslice interp cam01.png cam02.png --at 0.5 --out mid.png\n  timeslice interp rig/cam01.mp4@30 rig/cam02.mp4@30 --at 0.25 --preset quality --out q.png\n\nAn input is an image file or VIDEO@N for frame N of a video."
+    after_help = "Examples:\n  timeslice interp cam01.png cam02.png --at 0.5 --out mid.png\n  timeslice interp rig/cam01.mp4@30 rig/cam02.mp4@30 --at 0.25 --preset quality --out q.png\n  timeslice interp rig/cam01.png rig/cam02.png --rig calib/calibration.json --out mid.png\n\nAn input is an image file or VIDEO@N for frame N of a video."
 )]
 pub struct Args {
     /// Camera A's image (at 0).
@@ -43,6 +44,51 @@ pub struct Synthesis {
     /// Flow preset: fast, balanced or quality.
     #[arg(long, default_value = "balanced")]
     pub preset: String,
+    /// The views' calibration (calibration.json of `timeslice calibrate rig` or its folder,
+    /// a COLMAP text model, a Middlebury *_par.txt), cameras named by the images' file
+    /// stems: each match then goes where the camera on the arc between the two sees it,
+    /// instead of a fraction of the way along its flow.
+    #[arg(long, value_name = "CALIBRATION")]
+    pub rig: Option<PathBuf>,
+}
+
+/// The cameras of a calibration, found by the names of the views.
+pub struct Calibration {
+    path: PathBuf,
+    cameras: Vec<Camera>,
+}
+
+impl Calibration {
+    /// The camera of view `view` (an image file or VIDEO@N), by its file stem.
+    pub fn camera(&self, view: &str) -> Result<Camera> {
+        let file = view.rsplit_once('@').map_or(view, |(f, _)| f);
+        let stem = Path::new(file)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or(file);
+        match self.cameras.iter().find(|c| c.name == stem) {
+            Some(c) => Ok(c.clone()),
+            None => Err(Error::usage(format!(
+                "{view}: the calibration {} has no camera named '{stem}'; calibrate these views \
+                 (timeslice calibrate rig) or drop --rig",
+                self.path.display()
+            ))
+            .into()),
+        }
+    }
+}
+
+impl Synthesis {
+    /// The calibration given with --rig, if any.
+    pub fn calibration(&self) -> Result<Option<Calibration>> {
+        let Some(path) = &self.rig else {
+            return Ok(None);
+        };
+        Ok(Some(Calibration {
+            cameras: load_rig(path)?,
+            path: path.clone(),
+        }))
+    }
 }
 
 pub fn preset(name: &str) -> Result<FlowParams> {
@@ -63,18 +109,31 @@ pub fn run(a: Args) -> Result<()> {
         .into());
     }
     let (method, params) = (a.synthesis.method, preset(&a.synthesis.preset)?);
+    let cams = match (&method, a.synthesis.calibration()?) {
+        (Method::Flow, Some(c)) => Some((c.camera(&a.a)?, c.camera(&a.b)?)),
+        _ => None,
+    };
     let (ia, ib) = (super::load_image(&a.a)?, super::load_image(&a.b)?);
     // Fail now, before computing anything, on a bad output name or an unwritable folder.
     image::ImageFormat::from_path(&a.out)
         .map_err(|_| Error::usage(format!("{}: name the output .png or .jpg", a.out.display())))?;
     drop(AtomicOutput::file(&a.out)?);
     let t0 = std::time::Instant::now();
-    let view = if a.views > 0 && method == Method::Flow {
+    let pair = || -> Result<PairFlow> {
         let pair = PairFlow::compute(&ia, &ib, &params)?;
+        Ok(match &cams {
+            Some((ca, cb)) => pair.with_cameras(ca, cb),
+            None => pair,
+        })
+    };
+    let view = if a.views > 0 && method == Method::Flow {
+        let pair = pair()?;
         let mut views: Vec<_> = (1..=a.views)
             .map(|k| pair.synthesize(k as f32 / (a.views + 1) as f32))
             .collect();
         views.swap_remove(views.len() / 2)
+    } else if cams.is_some() {
+        pair()?.synthesize(a.at)
     } else {
         interpolate(&ia, &ib, a.at, method, &params)?
     };
