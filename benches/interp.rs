@@ -1,7 +1,8 @@
 //! Criterion benches of view synthesis once the flows are known: one 1080p in-between view
 //! (two softmax splats, the blend and the hole filling) from exact flows, in the cameras'
 //! frame, and the same in an aligned output zoomed 1.3x (the splat kernel widens to leave no
-//! gaps). The flow itself is benched in benches/flow.rs; the peer comparison of a whole pair
+//! gaps), and the first with the pair's cameras (each match triangulated and projected into
+//! the in-between camera). The flow itself is benched in benches/flow.rs; the peer comparison of a whole pair
 //! is benches/peer/interp_peer.py.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -31,6 +32,10 @@ fn synthesize(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function("synthesize_1080p", |bch| {
         bch.iter(|| black_box(pair.synthesize(0.37)))
+    });
+    let placed = pair.with_cameras(ca, cb);
+    g.bench_function("synthesize_calibrated_1080p", |bch| {
+        bch.iter(|| black_box(placed.synthesize(0.37)))
     });
     // Aligned: the output is the cameras' frame zoomed 1.3x about the centre (flows
     // computed there, at the balanced preset).

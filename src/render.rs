@@ -622,7 +622,25 @@ impl Aligner {
             || aligned(self, Fill::Black, to, to, 0.0, b),
         );
         let (ta, tb) = (self.to_output(from), self.to_output(to));
-        PairFlow::aligned((a, &wa, &*ta), (b, &wb, &*tb), params)
+        let pair = PairFlow::aligned((a, &wa, &*ta), (b, &wb, &*tb), params)?;
+        // With a calibration each match goes where the in-between virtual camera sees it.
+        Ok(match self {
+            Aligner::Calibrated(al) => {
+                let at = |c: usize| al.virtual_camera(&al.source_camera(c, c, 0.0));
+                pair.with_cameras(&at(from), &at(to))
+            }
+            Aligner::Planar(_) => pair,
+        })
+    }
+
+    /// The view at `t` between cameras `from` and `to`, from their pair.
+    fn synthesize(&self, pair: &PairFlow, from: usize, to: usize, t: f32) -> RgbImage {
+        match self {
+            Aligner::Calibrated(al) => {
+                pair.synthesize_seen_by(t, &al.virtual_camera(&al.source_camera(from, to, t)))
+            }
+            Aligner::Planar(_) => pair.synthesize(t),
+        }
     }
 
     /// Fills what the view between `from` and `to` at `t` does not see, as `fill` asks (a
@@ -875,7 +893,10 @@ pub fn render(
                     Ok(views
                         .iter()
                         .map(|&(t, held)| {
-                            let mut view = pair.synthesize(t);
+                            let mut view = match &alignment {
+                                None => pair.synthesize(t),
+                                Some(al) => al.synthesize(&pair, from.0, to.0, t),
+                            };
                             if let Some(al) = &alignment {
                                 al.fill(opts.fill, from.0, to.0, t, &mut view);
                             }

@@ -17,7 +17,9 @@
 use super::splat::Motion;
 use crate::align::undistort;
 use crate::camera::{interpolate, Camera};
-use nalgebra::{Point3, Vector3};
+use crate::flow::FlowField;
+use multiversion::multiversion;
+use nalgebra::{Matrix3, Point3, Vector3};
 use rayon::prelude::*;
 
 /// How far (in pixels, in either camera) the triangulated point may project from a match
@@ -38,41 +40,60 @@ pub struct PairGeometry {
     up: Vector3<f64>,
 }
 
-/// One camera's pixel -> world ray: centre, and the rotation from camera to world.
-struct Rays<'a> {
+/// One camera, ready for per-pixel work: its pose as matrices (a quaternion costs more per
+/// point) and its intrinsics, with a pinhole fast path for cameras without distortion.
+struct View<'a> {
     cam: &'a Camera,
+    rotation: Matrix3<f64>,
+    to_world: Matrix3<f64>,
+    translation: Vector3<f64>,
     centre: Vector3<f64>,
-    to_world: nalgebra::Matrix3<f64>,
+    inv_f: (f64, f64),
     distorted: bool,
 }
 
-impl<'a> Rays<'a> {
+impl<'a> View<'a> {
     fn new(cam: &'a Camera) -> Self {
-        Rays {
+        let rotation = cam.pose.rotation_matrix();
+        View {
             cam,
+            rotation,
+            to_world: rotation.transpose(),
+            translation: cam.pose.translation,
             centre: cam.pose.centre().coords,
-            to_world: cam.pose.rotation_matrix().transpose(),
+            inv_f: (1.0 / cam.intrinsics.fx, 1.0 / cam.intrinsics.fy),
             distorted: cam.intrinsics.dist.iter().any(|&d| d != 0.0),
         }
     }
 
-    /// World direction (not normalised) of the ray through pixel (u, v).
+    /// World direction (not normalised) of the ray through pixel (u, v): its camera-frame
+    /// z is 1, so a point `s` along it is at depth `s`.
+    #[inline(always)]
     fn dir(&self, u: f64, v: f64) -> Vector3<f64> {
         let k = &self.cam.intrinsics;
         let (x, y) = if self.distorted {
             undistort(k, u, v)
         } else {
-            ((u - k.cx) / k.fx, (v - k.cy) / k.fy)
+            ((u - k.cx) * self.inv_f.0, (v - k.cy) * self.inv_f.1)
         };
         self.to_world * Vector3::new(x, y, 1.0)
     }
-}
 
-/// Where camera `cam` sees the homogeneous point (p, w): a point for w = 1, a direction
-/// (a point at infinity) for w = 0.
-fn project(cam: &Camera, p: &Vector3<f64>, w: f64) -> Option<(f64, f64)> {
-    let c = cam.pose.rotation * p + cam.pose.translation * w;
-    cam.intrinsics.project(&Point3::from(c)).map(|q| (q.x, q.y))
+    /// Where the camera sees the homogeneous point (p, w): a point for w = 1, a direction
+    /// (a point at infinity) for w = 0.
+    #[inline(always)]
+    fn project(&self, p: &Vector3<f64>, w: f64) -> Option<(f64, f64)> {
+        let c = self.rotation * p + self.translation * w;
+        if c.z <= 1e-12 {
+            return None;
+        }
+        let k = &self.cam.intrinsics;
+        if self.distorted {
+            return k.project(&Point3::from(c)).map(|q| (q.x, q.y));
+        }
+        let iz = 1.0 / c.z;
+        Some((k.fx * c.x * iz + k.cx, k.fy * c.y * iz + k.cy))
+    }
 }
 
 impl PairGeometry {
@@ -132,83 +153,181 @@ impl PairGeometry {
         interpolate(&self.a, &self.b, t, &self.focus, &self.up)
     }
 
+    /// Triangulates each pixel's match, for A's pixels (`from_a`) or B's: `matches` gives
+    /// each pixel's position in its camera's image (`base`, or the pixel itself) and the
+    /// displacement to its match in the other's (`u`, `v`). Done once per pair; each view
+    /// then only projects ([`PairGeometry::targets`]).
+    pub(crate) fn triangulate(&self, matches: &Motion, from_a: bool) -> Triangulated {
+        let (src, dst) = self.ends(from_a);
+        let (rs, rd) = (View::new(src), View::new(dst));
+        let w = matches.width;
+        let n = w * matches.height;
+        let mut depth = vec![f32::NAN; n];
+        let (mut mx, mut my) = (vec![0f32; n], vec![0f32; n]);
+        depth
+            .par_chunks_mut(w)
+            .zip(mx.par_chunks_mut(w))
+            .zip(my.par_chunks_mut(w))
+            .enumerate()
+            .for_each(|(y, ((d, mx), my))| triangulate_row(matches, y, [&rs, &rd], d, mx, my));
+        Triangulated {
+            depth,
+            miss: [mx, my],
+        }
+    }
+
     /// Where camera `mid`, `t` of the way from A to B, sees each pixel of A (`from_a`) or of
-    /// B: `matches` gives each pixel's position in its camera's image (`base`, or the pixel
-    /// itself) and the displacement to its match in the other's (`u`, `v`). Returns x and y
-    /// per pixel, NaN where the match is unknown or the point is behind `mid`.
+    /// B, triangulated as `tri` from `matches`. Returns x and y per pixel, NaN where the
+    /// match is unknown or the point is behind `mid`.
     pub(crate) fn targets(
         &self,
         matches: &Motion,
+        tri: &Triangulated,
         from_a: bool,
         t: f32,
         mid: &Camera,
     ) -> [Vec<f32>; 2] {
-        let (src, dst) = if from_a {
-            (&self.a, &self.b)
-        } else {
-            (&self.b, &self.a)
-        };
-        // How far from `src` towards `dst` the in-between camera is.
+        // How far from the pixel's camera towards the other the in-between camera is.
         let along = if from_a { t as f64 } else { 1.0 - t as f64 };
-        let (rs, rd) = (Rays::new(src), Rays::new(dst));
+        let (rs, mid) = (View::new(self.ends(from_a).0), View::new(mid));
         let w = matches.width;
         let n = w * matches.height;
         let (mut tx, mut ty) = (vec![f32::NAN; n], vec![f32::NAN; n]);
         tx.par_chunks_mut(w)
             .zip(ty.par_chunks_mut(w))
             .enumerate()
-            .for_each(|(y, (ox, oy))| {
-                for x in 0..w {
-                    let i = y * w + x;
-                    let (u, v) = (matches.u[i] as f64, matches.v[i] as f64);
-                    let (xs, ys) = match matches.base {
-                        None => (x as f64, y as f64),
-                        Some((bx, by)) => (bx[i] as f64, by[i] as f64),
-                    };
-                    if !(u.is_finite() && v.is_finite() && xs.is_finite() && ys.is_finite()) {
-                        continue;
-                    }
-                    let (xd, yd) = (xs + u, ys + v);
-                    let p = seen_by(mid, (&rs, xs, ys), (&rd, xd, yd), along)
-                        .unwrap_or((xs + along * u, ys + along * v));
-                    ox[x] = p.0 as f32;
-                    oy[x] = p.1 as f32;
-                }
-            });
+            .for_each(|(y, (ox, oy))| targets_row(matches, tri, y, [&rs, &mid], along, ox, oy));
         [tx, ty]
+    }
+
+    /// The pixel's camera and the other one.
+    fn ends(&self, from_a: bool) -> (&Camera, &Camera) {
+        if from_a {
+            (&self.a, &self.b)
+        } else {
+            (&self.b, &self.a)
+        }
     }
 }
 
-/// Where `mid` (`along` of the way from the source camera to the other) sees the point whose
-/// images are (xs, ys) and (xd, yd); `None` for a match the geometry cannot place: rays that
-/// miss each other by more than [`MISS`]. Rays that meet behind a camera, or do not meet,
-/// may still be a point at infinity (the sky, a far backdrop), which `mid` sees by its
-/// rotation alone.
-fn seen_by(
-    mid: &Camera,
-    (rs, xs, ys): (&Rays, f64, f64),
-    (rd, xd, yd): (&Rays, f64, f64),
-    along: f64,
-) -> Option<(f64, f64)> {
-    let (ds, dd) = (rs.dir(xs, ys), rd.dir(xd, yd));
-    let (point, w) = match closest(&rs.centre, &ds, &rd.centre, &dd) {
-        Some((s, r)) if s > 0.0 && r > 0.0 => {
-            ((rs.centre + ds * s + rd.centre + dd * r) / 2.0, 1.0)
-        }
-        _ => (ds.normalize() + dd.normalize(), 0.0),
+/// Each pixel's match, triangulated: the point's depth along the pixel's own ray (infinite
+/// for a point at infinity, seen along the ray; NaN where the geometry cannot place the
+/// match) and where the other camera sees that point, from the match (x and y): the rays'
+/// miss, which each view carries linearly so that both ends stay exact.
+pub(crate) struct Triangulated {
+    depth: Vec<f32>,
+    miss: [Vec<f32>; 2],
+}
+
+/// The pixel's position and its match's, `None` where the match is unknown.
+#[inline(always)]
+fn matched(matches: &Motion, x: usize, y: usize) -> Option<(f64, f64, f64, f64)> {
+    let i = y * matches.width + x;
+    let (u, v) = (matches.u[i], matches.v[i]);
+    let (xs, ys) = match matches.base {
+        None => (x as f64, y as f64),
+        Some((bx, by)) => (bx[i] as f64, by[i] as f64),
     };
-    let pm = project(mid, &point, w)?;
-    let ps = project(rs.cam, &point, w)?;
-    let pd = project(rd.cam, &point, w)?;
+    (FlowField::is_known(u, v) && xs.is_finite() && ys.is_finite())
+        .then_some((xs, ys, u as f64, v as f64))
+}
+
+/// Row `y` of [`PairGeometry::triangulate`], compiled for the best SIMD level of the CPU.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn triangulate_row(
+    matches: &Motion,
+    y: usize,
+    [rs, rd]: [&View; 2],
+    depth: &mut [f32],
+    mx: &mut [f32],
+    my: &mut [f32],
+) {
+    for x in 0..matches.width {
+        let Some((xs, ys, u, v)) = matched(matches, x, y) else {
+            continue;
+        };
+        let (xd, yd) = (xs + u, ys + v);
+        if let Some((d, m)) = triangulate_one((rs, xs, ys), (rd, xd, yd)) {
+            depth[x] = d as f32;
+            mx[x] = m.0 as f32;
+            my[x] = m.1 as f32;
+        }
+    }
+}
+
+/// The depth along the source ray of the point whose images are (xs, ys) and (xd, yd), and
+/// where `rd` sees it from (xd, yd); `None` for a match the geometry cannot place: rays
+/// that miss each other by more than [`MISS`]. Rays that meet behind a camera, or do not
+/// meet, may still be a point at infinity (the sky, a far backdrop), which the in-between
+/// camera sees by its rotation alone (infinite depth).
+#[inline(always)]
+fn triangulate_one(
+    (rs, xs, ys): (&View, f64, f64),
+    (rd, xd, yd): (&View, f64, f64),
+) -> Option<(f64, (f64, f64))> {
+    let (ds, dd) = (rs.dir(xs, ys), rd.dir(xd, yd));
+    let (point, w, depth) = match closest(&rs.centre, &ds, &rd.centre, &dd) {
+        Some((s, r)) if s > 0.0 && r > 0.0 => {
+            ((rs.centre + ds * s + rd.centre + dd * r) / 2.0, 1.0, s)
+        }
+        _ => (ds.normalize() + dd.normalize(), 0.0, f64::INFINITY),
+    };
+    let ps = rs.project(&point, w)?;
+    let pd = rd.project(&point, w)?;
     let (es, ed) = ((xs - ps.0, ys - ps.1), (xd - pd.0, yd - pd.1));
-    if es.0.hypot(es.1) > MISS || ed.0.hypot(ed.1) > MISS {
+    if es.0 * es.0 + es.1 * es.1 > MISS * MISS || ed.0 * ed.0 + ed.1 * ed.1 > MISS * MISS {
         return None;
     }
-    // The rays' miss, carried linearly: exact at both ends.
-    Some((
-        pm.0 + (1.0 - along) * es.0 + along * ed.0,
-        pm.1 + (1.0 - along) * es.1 + along * ed.1,
-    ))
+    // The point on the source ray, as the other camera sees it.
+    let on_ray = if w == 0.0 {
+        rd.project(&ds, 0.0)?
+    } else {
+        rd.project(&(rs.centre + ds * depth), 1.0)?
+    };
+    Some((depth, (xd - on_ray.0, yd - on_ray.1)))
+}
+
+/// Row `y` of [`PairGeometry::targets`] (`rs` the pixels' camera, `mid` the in-between one),
+/// compiled for the best SIMD level of the CPU.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn targets_row(
+    matches: &Motion,
+    tri: &Triangulated,
+    y: usize,
+    [rs, mid]: [&View; 2],
+    along: f64,
+    ox: &mut [f32],
+    oy: &mut [f32],
+) {
+    let w = matches.width;
+    for x in 0..w {
+        let Some((xs, ys, u, v)) = matched(matches, x, y) else {
+            continue;
+        };
+        let i = y * w + x;
+        let depth = tri.depth[i] as f64;
+        let p = if depth.is_nan() {
+            // Moves linearly along its flow.
+            Some((xs + along * u, ys + along * v))
+        } else {
+            let ds = rs.dir(xs, ys);
+            let seen = if depth.is_infinite() {
+                mid.project(&ds, 0.0)
+            } else {
+                mid.project(&(rs.centre + ds * depth), 1.0)
+            };
+            seen.map(|q| {
+                (
+                    q.0 + along * tri.miss[0][i] as f64,
+                    q.1 + along * tri.miss[1][i] as f64,
+                )
+            })
+        };
+        if let Some(p) = p {
+            ox[x] = p.0 as f32;
+            oy[x] = p.1 as f32;
+        }
+    }
 }
 
 /// Parameters `(s, r)` of the closest approach of the lines `p + s d` and `q + r e`; `None`
@@ -226,5 +345,6 @@ fn closest(
     if den <= 1e-12 * a * c {
         return None;
     }
-    Some(((b * ee - c * dd) / den, (a * ee - b * dd) / den))
+    let inv = 1.0 / den;
+    Some(((b * ee - c * dd) * inv, (a * ee - b * dd) * inv))
 }

@@ -15,6 +15,11 @@
 //! runs on luminance; colour goes in and comes out. `nearest` and `crossfade` are the
 //! baselines to beat.
 //!
+//! Moving a fraction `t` along the flow is exact only for cameras that slide sideways; on a
+//! ring it squeezes the view across the ring's axis. Given the pair's cameras
+//! ([`PairFlow::with_cameras`]), each match is triangulated instead and splatted where the
+//! camera on the arc between them sees it ([`geometry`]).
+//!
 //! With an alignment (virtual cameras that look at the subject, [`crate::align`]) the pair is
 //! matched in the aligned output frame instead ([`PairFlow::aligned`]): both cameras are
 //! first warped to their virtual cameras, where the subject sits still at the centre and the
@@ -23,7 +28,9 @@
 //! of image points a physically valid in-between view; the subject at the focus cannot
 //! smear, however small it is. The colours still come from the cameras' own pixels: each is
 //! splatted from its place in the output along the flow found there, so a synthesized view
-//! is resampled once, like the cameras' own frames.
+//! is resampled once, like the cameras' own frames. With the virtual cameras given
+//! ([`PairFlow::with_cameras`], [`PairFlow::synthesize_seen_by`]) the matches are placed
+//! where the in-between virtual camera sees them.
 
 mod baselines;
 mod blend;
@@ -72,8 +79,9 @@ pub struct PairFlow {
     weight_b: Plane,
     /// For a pair matched in an aligned output: where the cameras' pixels go.
     placed: Option<Placed>,
-    /// For a calibrated pair: the cameras, whose in-between camera sees the matches.
-    geometry: Option<PairGeometry>,
+    /// For a calibrated pair: the cameras, whose in-between camera sees the matches, and the
+    /// matches of A's and of B's pixels triangulated.
+    geometry: Option<(PairGeometry, [geometry::Triangulated; 2])>,
 }
 
 /// Where each pixel of A and of B sits in the aligned output (`base`), the flow found there
@@ -152,8 +160,34 @@ impl PairFlow {
     /// pixel goes where the in-between camera sees its triangulated match (see
     /// [`geometry`]), not a fraction of the way along its flow.
     pub fn with_cameras(mut self, a: &Camera, b: &Camera) -> Self {
-        self.geometry = Some(PairGeometry::new(a, b));
+        let g = PairGeometry::new(a, b);
+        let [ma, mb] = self.motions();
+        let tri = rayon::join(|| g.triangulate(&ma, true), || g.triangulate(&mb, false));
+        self.geometry = Some((g, [tri.0, tri.1]));
         self
+    }
+
+    /// Each pixel of A and of B: its place (in an aligned pair's output, or the pixel
+    /// itself) and the displacement to its match.
+    fn motions(&self) -> [splat::Motion<'_>; 2] {
+        match &self.placed {
+            Some(p) => {
+                [(&p.base_a, &p.motion_a), (&p.base_b, &p.motion_b)].map(|(b, m)| splat::Motion {
+                    width: self.weight_a.width,
+                    height: self.weight_a.height,
+                    base: Some((&b[0], &b[1])),
+                    u: &m[0],
+                    v: &m[1],
+                })
+            }
+            None => [&self.fwd, &self.bwd].map(|f| splat::Motion {
+                width: f.width,
+                height: f.height,
+                base: None,
+                u: &f.u,
+                v: &f.v,
+            }),
+        }
     }
 
     /// A pair matched in an aligned output: `a` and `b` are the cameras' images, `warped_a`
@@ -215,7 +249,7 @@ impl PairFlow {
     pub fn synthesize(&self, t: f32) -> RgbImage {
         let t = t.clamp(0.0, 1.0);
         let mid = match &self.geometry {
-            Some(g) if t > 0.0 && t < 1.0 => Some(g.camera(t as f64)),
+            Some((g, _)) if t > 0.0 && t < 1.0 => Some(g.camera(t as f64)),
             _ => None,
         };
         self.render(t, mid.as_ref())
@@ -230,18 +264,8 @@ impl PairFlow {
     }
 
     fn render(&self, t: f32, mid: Option<&Camera>) -> RgbImage {
-        let (size, radius, [ma, mb]) = match &self.placed {
-            Some(p) => (
-                p.out,
-                p.radius,
-                [(&p.base_a, &p.motion_a), (&p.base_b, &p.motion_b)].map(|(b, m)| splat::Motion {
-                    width: self.weight_a.width,
-                    height: self.weight_a.height,
-                    base: Some((&b[0], &b[1])),
-                    u: &m[0],
-                    v: &m[1],
-                }),
-            ),
+        let (size, radius) = match &self.placed {
+            Some(p) => (p.out, p.radius),
             None => {
                 // The ends are the cameras themselves, exactly.
                 if t == 0.0 {
@@ -250,19 +274,10 @@ impl PairFlow {
                 if t == 1.0 {
                     return Plane::to_rgb(&self.b);
                 }
-                (
-                    (self.fwd.width, self.fwd.height),
-                    1.0,
-                    [&self.fwd, &self.bwd].map(|f| splat::Motion {
-                        width: f.width,
-                        height: f.height,
-                        base: None,
-                        u: &f.u,
-                        v: &f.v,
-                    }),
-                )
+                ((self.fwd.width, self.fwd.height), 1.0)
             }
         };
+        let [ma, mb] = self.motions();
         let splats = |ma: &splat::Motion, mb: &splat::Motion, ta: f32, tb: f32| {
             rayon::join(
                 || splat::splat(&self.a, ma, ta, &self.weight_a, size, radius),
@@ -270,11 +285,11 @@ impl PairFlow {
             )
         };
         let (sa, sb) = match (&self.geometry, mid) {
-            (Some(g), Some(mid)) => {
+            (Some((g, [tri_a, tri_b])), Some(mid)) => {
                 // Each pixel goes where `mid` sees its match: a fixed place, no motion.
                 let (ta, tb) = rayon::join(
-                    || g.targets(&ma, true, t, mid),
-                    || g.targets(&mb, false, t, mid),
+                    || g.targets(&ma, tri_a, true, t, mid),
+                    || g.targets(&mb, tri_b, false, t, mid),
                 );
                 let zero = vec![0f32; ma.width * ma.height];
                 let [ma, mb] = [&ta, &tb].map(|p| splat::Motion {
@@ -560,7 +575,8 @@ mod tests {
             u: &fwd.u,
             v: &fwd.v,
         };
-        let [tx, ty] = geometry.targets(&motion, true, 0.5, &found);
+        let tri = geometry.triangulate(&motion, true);
+        let [tx, ty] = geometry.targets(&motion, &tri, true, 0.5, &found);
         let (mut worst, mut linear_worst, mut n) = (0f32, 0f32, 0);
         for i in 0..tx.len() {
             let (x, y) = ((i % fwd.width) as f32, (i / fwd.width) as f32);
