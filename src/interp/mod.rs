@@ -291,11 +291,11 @@ impl PairFlow {
                     || g.targets(&ma, tri_a, true, t, mid),
                     || g.targets(&mb, tri_b, false, t, mid),
                 );
-                let zero = vec![0f32; ma.width * ma.height];
+                // Splatted at t = 0, so the motion is never read (any finite array does).
                 let [ma, mb] = [&ta, &tb].map(|p| splat::Motion {
                     base: Some((&p[0], &p[1])),
-                    u: &zero,
-                    v: &zero,
+                    u: &p[0],
+                    v: &p[1],
                     ..ma
                 });
                 splats(&ma, &mb, 0.0, 0.0)
