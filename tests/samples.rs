@@ -526,4 +526,29 @@ fn leave_one_out_with_the_calibration_places_matches_on_the_arc() {
         "{}",
         r.stderr
     );
+    // Views of another shape than the calibrated cameras are refused (another size of the
+    // same shape is rescaled).
+    let other = d.path().join("square");
+    std::fs::create_dir(&other).unwrap();
+    let squares: Vec<String> = views[..3]
+        .iter()
+        .map(|v| {
+            let out = other.join(std::path::Path::new(v).file_name().unwrap());
+            image::open(v)
+                .unwrap()
+                .resize_exact(96, 96, image::imageops::FilterType::Triangle)
+                .save(&out)
+                .unwrap();
+            out.to_string_lossy().into_owned()
+        })
+        .collect();
+    let mut args = vec!["eval", "loo", "--rig", truth.to_str().unwrap()];
+    args.extend(squares.iter().map(String::as_str));
+    let r = run(&args);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is 96x96") && r.stderr.contains("another shape"),
+        "{}",
+        r.stderr
+    );
 }

@@ -160,9 +160,12 @@ fn loo(a: LooArgs) -> Result<()> {
         let truth = super::load_image(pt)?;
         let (ia, ib) = (super::load_image(pa)?, super::load_image(pb)?);
         let made = match (method, &cams) {
-            (Method::Flow, Some(cams)) => PairFlow::compute(&ia, &ib, &params)?
-                .with_cameras(&cams.camera(pa)?, &cams.camera(pb)?)
-                .synthesize(0.5),
+            (Method::Flow, Some(cams)) => {
+                let (ca, cb) = (cams.camera(pa, &ia)?, cams.camera(pb, &ib)?);
+                PairFlow::compute(&ia, &ib, &params)?
+                    .with_cameras(&ca, &cb)
+                    .synthesize(0.5)
+            }
             _ => interpolate(&ia, &ib, 0.5, method, &params)?,
         };
         if (made.width, made.height) != (truth.width, truth.height) {

@@ -6,7 +6,7 @@ use timeslice::calib::load_rig;
 use timeslice::flow::{FlowParams, Preset};
 use timeslice::interp::{interpolate, Method, PairFlow};
 use timeslice::output::{save_image, AtomicOutput};
-use timeslice::{Camera, Error};
+use timeslice::{Camera, Error, RgbImage};
 
 /// Synthesize the view a fraction of the way from camera A to camera B.
 #[derive(clap::Args)]
@@ -59,15 +59,40 @@ pub struct Calibration {
 }
 
 impl Calibration {
-    /// The camera of view `view` (an image file or VIDEO@N), by its file stem.
-    pub fn camera(&self, view: &str) -> Result<Camera> {
+    /// The camera of view `view` (an image file or VIDEO@N, whose image is `image`), by its
+    /// file stem. A camera calibrated at another resolution of the same aspect is rescaled.
+    pub fn camera(&self, view: &str, image: &RgbImage) -> Result<Camera> {
         let file = view.rsplit_once('@').map_or(view, |(f, _)| f);
         let stem = Path::new(file)
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or(file);
         match self.cameras.iter().find(|c| c.name == stem) {
-            Some(c) => Ok(c.clone()),
+            Some(c) if (c.width, c.height) == (image.width, image.height) => Ok(c.clone()),
+            Some(c) => {
+                let (sx, sy) = (
+                    image.width as f64 / c.width as f64,
+                    image.height as f64 / c.height as f64,
+                );
+                if (sx / sy - 1.0).abs() > 0.01 {
+                    return Err(Error::usage(format!(
+                        "{view} is {}x{} but its camera in {} is {}x{}, another shape; give \
+                         views of the calibrated size",
+                        image.width,
+                        image.height,
+                        self.path.display(),
+                        c.width,
+                        c.height
+                    ))
+                    .into());
+                }
+                Ok(Camera {
+                    width: image.width,
+                    height: image.height,
+                    intrinsics: c.intrinsics.rescaled(sx, sy),
+                    ..c.clone()
+                })
+            }
             None => Err(Error::usage(format!(
                 "{view}: the calibration {} has no camera named '{stem}'; calibrate these views \
                  (timeslice calibrate rig) or drop --rig",
@@ -109,11 +134,12 @@ pub fn run(a: Args) -> Result<()> {
         .into());
     }
     let (method, params) = (a.synthesis.method, preset(&a.synthesis.preset)?);
-    let cams = match (&method, a.synthesis.calibration()?) {
-        (Method::Flow, Some(c)) => Some((c.camera(&a.a)?, c.camera(&a.b)?)),
+    let calibration = a.synthesis.calibration()?;
+    let (ia, ib) = (super::load_image(&a.a)?, super::load_image(&a.b)?);
+    let cams = match (&method, calibration) {
+        (Method::Flow, Some(c)) => Some((c.camera(&a.a, &ia)?, c.camera(&a.b, &ib)?)),
         _ => None,
     };
-    let (ia, ib) = (super::load_image(&a.a)?, super::load_image(&a.b)?);
     // Fail now, before computing anything, on a bad output name or an unwritable folder.
     image::ImageFormat::from_path(&a.out)
         .map_err(|_| Error::usage(format!("{}: name the output .png or .jpg", a.out.display())))?;
