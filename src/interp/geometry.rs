@@ -198,10 +198,14 @@ impl PairGeometry {
         let w = matches.width;
         let n = w * matches.height;
         let (mut tx, mut ty) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+        let pinhole = (!rs.distorted && !mid.distorted).then(|| Pinhole::new(&rs, &mid, along));
         tx.par_chunks_mut(w)
             .zip(ty.par_chunks_mut(w))
             .enumerate()
-            .for_each(|(y, (ox, oy))| targets_row(matches, tri, y, [&rs, &mid], along, ox, oy));
+            .for_each(|(y, (ox, oy))| match &pinhole {
+                Some(p) => targets_row_pinhole(matches, tri, y, p, ox, oy),
+                None => targets_row(matches, tri, y, [&rs, &mid], along, ox, oy),
+            });
         [tx, ty]
     }
 
@@ -290,6 +294,100 @@ fn triangulate_one(
         rd.project(&(rs.centre + ds * depth), 1.0)?
     };
     Some((depth, (xd - on_ray.0, yd - on_ray.1)))
+}
+
+/// The projection of a pixel's triangulated point into the in-between camera, for cameras
+/// without distortion, as one affine map of the pixel's normalised ray in f32: with `n` the
+/// ray in the pixel's camera, the point at depth `d` is `o + d M n` in the in-between
+/// camera's frame (`M n` alone for a point at infinity). Branch-free, so the row vectorises.
+struct Pinhole {
+    m: [f32; 9],
+    o: [f32; 3],
+    /// The pixel's camera: (cx, cy, 1/fx, 1/fy); the in-between camera: (fx, fy, cx, cy).
+    src: [f32; 4],
+    dst: [f32; 4],
+    along: f32,
+}
+
+impl Pinhole {
+    fn new(rs: &View, mid: &View, along: f64) -> Self {
+        let m = mid.rotation * rs.to_world;
+        let o = mid.rotation * rs.centre + mid.translation;
+        let (ks, km) = (&rs.cam.intrinsics, &mid.cam.intrinsics);
+        Pinhole {
+            m: std::array::from_fn(|i| m[(i / 3, i % 3)] as f32),
+            o: [o.x as f32, o.y as f32, o.z as f32],
+            src: [ks.cx, ks.cy, 1.0 / ks.fx, 1.0 / ks.fy].map(|v| v as f32),
+            dst: [km.fx, km.fy, km.cx, km.cy].map(|v| v as f32),
+            along: along as f32,
+        }
+    }
+}
+
+/// Row `y` of [`PairGeometry::targets`] for pinhole cameras, compiled for the best SIMD level
+/// of the CPU.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn targets_row_pinhole(
+    matches: &Motion,
+    tri: &Triangulated,
+    y: usize,
+    p: &Pinhole,
+    ox: &mut [f32],
+    oy: &mut [f32],
+) {
+    let w = matches.width;
+    let row = y * w..(y + 1) * w;
+    let (us, vs) = (&matches.u[row.clone()], &matches.v[row.clone()]);
+    let (depth, mx, my) = (
+        &tri.depth[row.clone()],
+        &tri.miss[0][row.clone()],
+        &tri.miss[1][row.clone()],
+    );
+    let base = matches.base.map(|(bx, by)| (&bx[row.clone()], &by[row]));
+    let [m0, m1, m2, m3, m4, m5, m6, m7, m8] = p.m;
+    let [o0, o1, o2] = p.o;
+    let [scx, scy, sifx, sify] = p.src;
+    let [fx, fy, cx, cy] = p.dst;
+    let a = p.along;
+    for x in 0..w {
+        let (xs, ys) = match base {
+            None => (x as f32, y as f32),
+            Some((bx, by)) => (bx[x], by[x]),
+        };
+        let (u, v, d) = (us[x], vs[x], depth[x]);
+        let (nx, ny) = ((xs - scx) * sifx, (ys - scy) * sify);
+        let (rx, ry, rz) = (
+            m0 * nx + m1 * ny + m2,
+            m3 * nx + m4 * ny + m5,
+            m6 * nx + m7 * ny + m8,
+        );
+        // A finite depth: o + d * r; infinite: r alone (a direction).
+        let fin = d.is_finite();
+        let (cx3, cy3, cz3) = if fin {
+            (o0 + d * rx, o1 + d * ry, o2 + d * rz)
+        } else {
+            (rx, ry, rz)
+        };
+        let iz = 1.0 / cz3;
+        let (px, py) = (
+            fx * cx3 * iz + cx + a * mx[x],
+            fy * cy3 * iz + cy + a * my[x],
+        );
+        // No triangulated point: halfway along the flow; behind the camera: nothing.
+        let placed = !d.is_nan();
+        let known = FlowField::is_known(u, v) && xs.is_finite() && ys.is_finite();
+        let (tx, ty) = if placed {
+            if cz3 > 1e-6 {
+                (px, py)
+            } else {
+                (f32::NAN, f32::NAN)
+            }
+        } else {
+            (xs + a * u, ys + a * v)
+        };
+        ox[x] = if known { tx } else { f32::NAN };
+        oy[x] = if known { ty } else { f32::NAN };
+    }
 }
 
 /// Row `y` of [`PairGeometry::targets`] (`rs` the pixels' camera, `mid` the in-between one),
