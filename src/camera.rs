@@ -144,6 +144,24 @@ impl Camera {
     pub fn project(&self, p: &Point3<f64>) -> Option<Point2<f64>> {
         self.intrinsics.project(&self.pose.to_camera(p))
     }
+
+    /// The same camera for images of `size` (a calibration made at another resolution):
+    /// the intrinsics rescaled. `None` when `size` has another shape (aspect off by over 1%).
+    pub fn fitted(&self, size: (u32, u32)) -> Option<Camera> {
+        if (self.width, self.height) == size {
+            return Some(self.clone());
+        }
+        let (sx, sy) = (
+            size.0 as f64 / self.width as f64,
+            size.1 as f64 / self.height as f64,
+        );
+        ((sx - sy).abs() <= 0.01 * sx).then(|| Camera {
+            width: size.0,
+            height: size.1,
+            intrinsics: self.intrinsics.rescaled(sx, sy),
+            ..self.clone()
+        })
+    }
 }
 
 /// The camera a fraction `t` of the way from `a` to `b` around a rig: its centre moves on the

@@ -409,30 +409,34 @@ fn ring_render_with_synthesized_views() {
     }
 }
 
-#[test]
-fn leave_one_out_ranks_flow_above_the_baselines() {
-    let d = tempfile::tempdir().unwrap();
-    let rig_dir = d.path().join("l");
-    // 48 cameras: a held-out view is made from cameras 15 degrees apart.
+/// Renders a sample ring of `cameras` stills at 256x144 into `dir`; its first seven views.
+fn ring_stills(dir: &std::path::Path, cameras: usize) -> Vec<String> {
     let r = run(&[
         "samples",
         "--out",
-        rig_dir.to_str().unwrap(),
+        dir.to_str().unwrap(),
         "--cameras",
-        "48",
+        &cameras.to_string(),
         "--size",
         "256x144",
         "--stills",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let views: Vec<String> = (1..=7)
+    (1..=7)
         .map(|i| {
-            rig_dir
-                .join(format!("cam{i:02}.png"))
+            dir.join(format!("cam{i:02}.png"))
                 .to_string_lossy()
                 .into_owned()
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn leave_one_out_ranks_flow_above_the_baselines() {
+    let d = tempfile::tempdir().unwrap();
+    let rig_dir = d.path().join("l");
+    // 48 cameras: a held-out view is made from cameras 15 degrees apart.
+    let views = ring_stills(&rig_dir, 48);
     let mean = |method: &str, extra: &[&str]| -> f64 {
         let mut args = vec!["eval", "loo", "--method", method, "--json"];
         args.extend(extra);
@@ -469,25 +473,7 @@ fn leave_one_out_with_the_calibration_places_matches_on_the_arc() {
     let rig_dir = d.path().join("l");
     // 24 cameras: a held-out view is made from cameras 30 degrees apart, where moving
     // halfway along the flow squeezes the view by 3% across the ring's axis.
-    let r = run(&[
-        "samples",
-        "--out",
-        rig_dir.to_str().unwrap(),
-        "--cameras",
-        "24",
-        "--size",
-        "256x144",
-        "--stills",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let views: Vec<String> = (1..=7)
-        .map(|i| {
-            rig_dir
-                .join(format!("cam{i:02}.png"))
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
+    let views = ring_stills(&rig_dir, 24);
     let truth = rig_dir.join("truth");
     let mean = |extra: &[&str]| -> (f64, f64) {
         let mut args = vec!["eval", "loo", "--json"];

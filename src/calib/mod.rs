@@ -92,25 +92,16 @@ pub fn match_cameras(
     };
     matched
         .into_iter()
-        .map(|mut c| {
-            if (c.width, c.height) != size {
-                let (sx, sy) = (
-                    size.0 as f64 / c.width as f64,
-                    size.1 as f64 / c.height as f64,
-                );
-                if (sx - sy).abs() > 0.01 * sx {
-                    return Err(Error::input(
-                        path,
-                        format!(
-                            "camera {} was calibrated at {}x{}, but the footage is {}x{}, another shape",
-                            c.name, c.width, c.height, size.0, size.1
-                        ),
-                    ));
-                }
-                c.intrinsics = c.intrinsics.rescaled(sx, sy);
-                (c.width, c.height) = size;
-            }
-            Ok(c)
+        .map(|c| {
+            c.fitted(size).ok_or_else(|| {
+                Error::input(
+                    path,
+                    format!(
+                        "camera {} was calibrated at {}x{}, but the footage is {}x{}, another shape",
+                        c.name, c.width, c.height, size.0, size.1
+                    ),
+                )
+            })
         })
         .collect()
 }

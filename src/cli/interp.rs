@@ -68,31 +68,18 @@ impl Calibration {
             .and_then(|s| s.to_str())
             .unwrap_or(file);
         match self.cameras.iter().find(|c| c.name == stem) {
-            Some(c) if (c.width, c.height) == (image.width, image.height) => Ok(c.clone()),
-            Some(c) => {
-                let (sx, sy) = (
-                    image.width as f64 / c.width as f64,
-                    image.height as f64 / c.height as f64,
-                );
-                if (sx / sy - 1.0).abs() > 0.01 {
-                    return Err(Error::usage(format!(
-                        "{view} is {}x{} but its camera in {} is {}x{}, another shape; give \
-                         views of the calibrated size",
-                        image.width,
-                        image.height,
-                        self.path.display(),
-                        c.width,
-                        c.height
-                    ))
-                    .into());
-                }
-                Ok(Camera {
-                    width: image.width,
-                    height: image.height,
-                    intrinsics: c.intrinsics.rescaled(sx, sy),
-                    ..c.clone()
-                })
-            }
+            Some(c) => c.fitted((image.width, image.height)).ok_or_else(|| {
+                Error::usage(format!(
+                    "{view} is {}x{} but its camera in {} is {}x{}, another shape; give views \
+                     of the calibrated size",
+                    image.width,
+                    image.height,
+                    self.path.display(),
+                    c.width,
+                    c.height
+                ))
+                .into()
+            }),
             None => Err(Error::usage(format!(
                 "{view}: the calibration {} has no camera named '{stem}'; calibrate these views \
                  (timeslice calibrate rig) or drop --rig",

@@ -504,4 +504,69 @@ mod tests {
             assert!((tri.depth[i] - 10.0).abs() < 1e-3, "depth {}", tri.depth[i]);
         }
     }
+
+    #[test]
+    fn pinhole_projection_agrees_with_the_general_one() {
+        // Two cameras 30 degrees apart on a ring, a flow field with unknown pixels and
+        // matches both on and off their epipolar lines: the f32 affine projection for
+        // cameras without distortion gives what the general f64 path gives.
+        let k = Intrinsics::centred(64, 48, 60.0);
+        let cam = |deg: f64| {
+            let a = deg.to_radians();
+            Camera {
+                name: format!("c{deg}"),
+                width: 64,
+                height: 48,
+                intrinsics: k,
+                pose: Pose::look_at(
+                    Point3::new(5.0 * a.cos(), 5.0 * a.sin(), 0.3),
+                    Point3::origin(),
+                    Vector3::z(),
+                ),
+            }
+        };
+        let (a, b) = (cam(0.0), cam(30.0));
+        let g = PairGeometry::new(&a, &b);
+        let n = 64 * 48;
+        let u: Vec<f32> = (0..n)
+            .map(|i| {
+                if i % 7 == 0 {
+                    f32::NAN
+                } else {
+                    -20.0 + 0.05 * (i % 64) as f32
+                }
+            })
+            .collect();
+        let v: Vec<f32> = (0..n).map(|i| 0.02 * (i / 64) as f32 - 0.5).collect();
+        let m = Motion {
+            width: 64,
+            height: 48,
+            base: None,
+            u: &u,
+            v: &v,
+        };
+        let tri = g.triangulate(&m, true);
+        let placed = tri.depth.iter().filter(|d| !d.is_nan()).count();
+        assert!(placed > 0 && placed < n, "{placed} of {n} placed");
+        let mid = g.camera(0.4);
+        let (rs, vm) = (View::new(&a), View::new(&mid));
+        let pinhole = Pinhole::new(&rs, &vm, 0.4);
+        for y in 0..48 {
+            let (mut gx, mut gy) = (vec![f32::NAN; 64], vec![f32::NAN; 64]);
+            let (mut px, mut py) = (vec![f32::NAN; 64], vec![f32::NAN; 64]);
+            targets_row(&m, &tri, y, [&rs, &vm], 0.4, &mut gx, &mut gy);
+            targets_row_pinhole(&m, &tri, y, &pinhole, &mut px, &mut py);
+            for x in 0..64 {
+                let same = |p: f32, q: f32| (p.is_nan() && q.is_nan()) || (p - q).abs() < 1e-3;
+                assert!(
+                    same(gx[x], px[x]) && same(gy[x], py[x]),
+                    "({x}, {y}): general ({}, {}), pinhole ({}, {})",
+                    gx[x],
+                    gy[x],
+                    px[x],
+                    py[x]
+                );
+            }
+        }
+    }
 }

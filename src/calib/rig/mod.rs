@@ -1701,18 +1701,13 @@ fn incremental(
             if m < 12 || (m as f64) < 0.25 * world.len() as f64 {
                 return None;
             }
-            let wi: Vec<Point3<f64>> = world
+            let (wi, pi): (Vec<Point3<f64>>, Vec<Vector2<f64>>) = world
                 .iter()
+                .zip(&pix)
                 .zip(&inl)
                 .filter(|x| *x.1)
-                .map(|x| *x.0)
-                .collect();
-            let pi: Vec<Vector2<f64>> = pix
-                .iter()
-                .zip(&inl)
-                .filter(|x| *x.1)
-                .map(|x| *x.0)
-                .collect();
+                .map(|((w, p), _)| (*w, *p))
+                .unzip();
             let mut cam = BaCamera {
                 rotation: r,
                 translation: t,

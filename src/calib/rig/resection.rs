@@ -8,6 +8,7 @@
 //! stays for the focal length sweep ([`ransac_dlt`]). Written here rather than taken from a crate: the solver is forty lines on
 //! nalgebra, and no maintained Rust crate offers a P3P.
 
+use super::two_view::Rng;
 use nalgebra::{Matrix3, Matrix4, Point3, SMatrix, Vector2, Vector3};
 
 /// Pose `x_cam = R X + t` from `idx` correspondences (at least 6).
@@ -308,24 +309,16 @@ fn reprojection_error(
 /// RANSAC's samples of distinct indices below `n`, from a splitmix64 generator seeded by `n`
 /// (deterministic: the same correspondences give the same pose).
 struct Samples {
-    state: u64,
+    rng: Rng,
     n: usize,
 }
 
 impl Samples {
     fn new(n: usize) -> Self {
         Samples {
-            state: 0x1234_5678_9abc_def0u64 ^ n as u64,
+            rng: Rng(0x1234_5678_9abc_def0u64 ^ n as u64),
             n,
         }
-    }
-
-    fn next(&mut self) -> usize {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) as usize
     }
 
     /// `K` distinct indices (`n` must be at least `K`).
@@ -333,7 +326,7 @@ impl Samples {
         let mut sample = [0usize; K];
         let mut k = 0;
         while k < K {
-            let c = self.next() % self.n;
+            let c = self.rng.next() as usize % self.n;
             if !sample[..k].contains(&c) {
                 sample[k] = c;
                 k += 1;
