@@ -209,6 +209,41 @@ impl PairGeometry {
         [tx, ty]
     }
 
+    /// The inverse depths in camera `view` of the triangulated matches (every third pixel of
+    /// every third row), for the range of a plane sweep ([`super::sweep`]).
+    pub(crate) fn inverse_depths(
+        &self,
+        matches: &Motion,
+        tri: &Triangulated,
+        from_a: bool,
+        view: &Camera,
+    ) -> Vec<f64> {
+        let rs = View::new(self.ends(from_a).0);
+        let rv = View::new(view);
+        let mut out = Vec::new();
+        for y in (0..matches.height).step_by(3) {
+            for x in (0..matches.width).step_by(3) {
+                let d = tri.depth[y * matches.width + x] as f64;
+                let Some((xs, ys, _, _)) = matched(matches, x, y) else {
+                    continue;
+                };
+                if d.is_finite() {
+                    let p = rs.centre + rs.dir(xs, ys) * d;
+                    let z = (rv.rotation * p + rv.translation).z;
+                    if z > 0.0 {
+                        out.push(1.0 / z);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The pair's cameras, A and B.
+    pub(crate) fn cameras(&self) -> (&Camera, &Camera) {
+        (&self.a, &self.b)
+    }
+
     /// The pixel's camera and the other one.
     fn ends(&self, from_a: bool) -> (&Camera, &Camera) {
         if from_a {

@@ -18,7 +18,12 @@
 //! Moving a fraction `t` along the flow is exact only for cameras that slide sideways; on a
 //! ring it squeezes the view across the ring's axis. Given the pair's cameras
 //! ([`PairFlow::with_cameras`]), each match is triangulated instead and splatted where the
-//! camera on the arc between them sees it ([`geometry`]).
+//! camera on the arc between them sees it ([`geometry`]). A calibrated pair also gets a
+//! second, independent estimate of the same view: a plane sweep from the in-between camera
+//! itself, which searches each pixel's depth along the epipolar lines only ([`sweep`], with
+//! [`sgm`] smoothing). The view is the mean of the two: the flow errs at occlusions and on
+//! repeated texture, the sweep where the depth is ambiguous, and their mean beat either
+//! alone by 0.6 to 1.1 dB in leave-one-out.
 //!
 //! With an alignment (virtual cameras that look at the subject, [`crate::align`]) the pair is
 //! matched in the aligned output frame instead ([`PairFlow::aligned`]): both cameras are
@@ -35,7 +40,9 @@
 mod baselines;
 mod blend;
 pub mod geometry;
-mod splat;
+mod sgm;
+pub(crate) mod splat;
+mod sweep;
 
 pub use baselines::{crossfade, nearest};
 pub use geometry::PairGeometry;
@@ -65,6 +72,8 @@ pub enum Method {
 /// How strongly the importance metric punishes a brightness-constancy error (in luma units
 /// of 0..1) and an inconsistent flow; weights are exp(-BRIGHTNESS * err - CONSISTENCY * (1 - c)).
 const BRIGHTNESS: f32 = 25.0;
+/// The plane sweep's share of a calibrated pair's view ([`sweep`]); the flow's is the rest.
+const SWEEP_SHARE: f32 = 0.5;
 const CONSISTENCY: f32 = 4.0;
 
 /// Everything about a camera pair that does not depend on `t`: colour planes, both flows and
@@ -263,6 +272,29 @@ impl PairFlow {
         self.render(t, mid)
     }
 
+    /// The plane-sweep view of a calibrated pair (not an aligned one, whose images are not
+    /// its cameras'), its depths searched over the range of the triangulated matches.
+    fn sweep(&self, t: f32, mid: Option<&Camera>) -> Option<[Plane; 3]> {
+        let (Some((g, [tri_a, tri_b])), Some(mid), None) = (&self.geometry, mid, &self.placed)
+        else {
+            return None;
+        };
+        let [ma, mb] = self.motions();
+        let mut inv = g.inverse_depths(&ma, tri_a, true, mid);
+        inv.extend(g.inverse_depths(&mb, tri_b, false, mid));
+        if inv.len() < 100 {
+            return None;
+        }
+        inv.sort_by(f64::total_cmp);
+        // 1% to 99%, and a tenth more each way: past a few wild matches, yet with room.
+        let q = |f: f64| inv[((inv.len() - 1) as f64 * f) as usize];
+        let (far, near) = (q(0.01), q(0.99));
+        let margin = (near - far) * 0.1;
+        let range = (near + margin, (far - margin).max(0.0));
+        let (ca, cb) = g.cameras();
+        sweep::render((&self.a, ca), (&self.b, cb), mid, t, range)
+    }
+
     fn render(&self, t: f32, mid: Option<&Camera>) -> RgbImage {
         let (size, radius) = match &self.placed {
             Some(p) => (p.out, p.radius),
@@ -302,7 +334,21 @@ impl PairFlow {
             }
             _ => splats(&ma, &mb, t, 1.0 - t),
         };
-        Plane::to_rgb(&blend::blend(&sa, &sb, t))
+        let mut out = blend::blend(&sa, &sb, t);
+        if let Some(swept) = self.sweep(t, mid) {
+            // Two estimates of one view, with errors of different kinds (the flow's at
+            // occlusions and repeated texture off the epipolar line, the sweep's where the
+            // depth is ambiguous): their mean. Leave-one-out (1280x720 and the temple) put
+            // it 0.6 to 1.1 dB above either alone; see benches/README.
+            for (o, s) in out.iter_mut().zip(&swept) {
+                for (o, s) in o.data.iter_mut().zip(&s.data) {
+                    if s.is_finite() {
+                        *o = (1.0 - SWEEP_SHARE) * *o + SWEEP_SHARE * s;
+                    }
+                }
+            }
+        }
+        Plane::to_rgb(&out)
     }
 }
 
@@ -603,8 +649,8 @@ mod tests {
         assert_eq!(pair.synthesize(0.0), a);
         assert_eq!(pair.synthesize(1.0), b);
         assert_eq!(pair.synthesize_seen_by(0.5, &mid), pair.synthesize(0.5));
-        // Measured: linear 17.95 dB, placed 18.73 (the sky, unknown in the exact flows, is
-        // filled alike in both).
+        // Measured: linear 17.95 dB, placed 19.40 (18.73 before the plane sweep's half; the
+        // sky, unknown in the exact flows, is filled alike in both).
         eprintln!("worst {worst} linear {linear_worst}; linear {linear:.2} dB, placed {placed:.2}");
         assert!(
             placed > linear + 0.5,
