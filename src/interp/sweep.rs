@@ -46,6 +46,8 @@ const PENALTIES: Penalties = Penalties { p1: 0.1, p2: 2.4 };
 const TAU: f32 = 2.0;
 /// Most depths blended per pixel (the likeliest; the rest weigh under 1e-3 in practice).
 const BLEND: usize = 16;
+/// Below this weight (the likeliest plane's is 1) a plane's colour is left out.
+const MIN_WEIGHT: f32 = 1e-2;
 /// Most cells (pixels times planes) in the cost volume: 160 MB of f32, twice.
 const BUDGET: usize = 40_000_000;
 /// Most planes, whatever the level.
@@ -241,36 +243,53 @@ fn epipolar_reach(hs: &[Homography; 2], (w, h): (usize, usize), inv_depth: (f64,
     reach
 }
 
-/// The matching cost of every plane at every pixel (planes contiguous per pixel).
+/// The matching cost of every plane at every pixel (planes contiguous per pixel). Planes
+/// are costed `BLOCK` at a time into their own planes, then written to the volume together,
+/// so that each pixel's cache line is touched once per block, not once per plane.
 fn cost_volume(
     img: [&Rgb; 2],
     hs: &[Homography; 2],
     (w, h): (usize, usize),
     inv: &[f64],
 ) -> Vec<f32> {
+    const BLOCK: usize = 16;
     let d = inv.len();
     let mut vol = vec![0f32; w * h * d];
     let mut raw = vec![[0f32; 7]; w * h];
     let mut horiz = vec![[0f32; 7]; w * h];
-    for (k, &wk) in inv.iter().enumerate() {
-        raw.par_chunks_mut(w)
-            .enumerate()
-            .for_each(|(y, row)| moments_row(img, hs, wk, y, row));
-        horiz
-            .par_chunks_mut(w)
-            .zip(raw.par_chunks(w))
-            .for_each(|(out, row)| box_row(row, out));
-        vol.par_chunks_mut(w * d).enumerate().for_each(|(y, out)| {
-            let (y0, y1) = (y.saturating_sub(RADIUS), (y + RADIUS).min(h - 1));
-            for x in 0..w {
-                let mut s = [0f32; 7];
-                for yy in y0..=y1 {
-                    let q = &horiz[yy * w + x];
-                    for (s, q) in s.iter_mut().zip(q) {
-                        *s += q;
+    let mut block = vec![0f32; BLOCK * w * h];
+    for k0 in (0..d).step_by(BLOCK) {
+        let k1 = (k0 + BLOCK).min(d);
+        for k in k0..k1 {
+            raw.par_chunks_mut(w)
+                .enumerate()
+                .for_each(|(y, row)| moments_row(img, hs, inv[k], y, row));
+            horiz
+                .par_chunks_mut(w)
+                .zip(raw.par_chunks(w))
+                .for_each(|(out, row)| box_row(row, out));
+            let plane = &mut block[(k - k0) * w * h..(k - k0 + 1) * w * h];
+            plane.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
+                let (y0, y1) = (y.saturating_sub(RADIUS), (y + RADIUS).min(h - 1));
+                for (x, o) in out.iter_mut().enumerate() {
+                    let mut s = [0f32; 7];
+                    for yy in y0..=y1 {
+                        let q = &horiz[yy * w + x];
+                        for (s, q) in s.iter_mut().zip(q) {
+                            *s += q;
+                        }
                     }
+                    *o = window_cost(&s);
                 }
-                out[x * d + k] = window_cost(&s);
+            });
+        }
+        let block = &block;
+        vol.par_chunks_mut(w * d).enumerate().for_each(|(y, out)| {
+            for x in 0..w {
+                let cell = &mut out[x * d + k0..x * d + k1];
+                for (b, c) in cell.iter_mut().enumerate() {
+                    *c = block[b * w * h + y * w + x];
+                }
             }
         });
     }
@@ -399,7 +418,7 @@ fn colours(
                 let cx = (((x as f64 + 0.5) / scale - 0.5).round().max(0.0) as usize).min(cw - 1);
                 let mut acc = [0f32; 4];
                 for &(k, wt) in &post.likely[cy * cw + cx] {
-                    if wt <= 0.0 {
+                    if wt < MIN_WEIGHT {
                         break;
                     }
                     let wk = inv[k as usize];
