@@ -489,9 +489,10 @@ fn leave_one_out_with_the_calibration_places_matches_on_the_arc() {
     };
     let (flow, flow_ssim) = mean(&[]);
     let (placed, placed_ssim) = mean(&["--rig", truth.to_str().unwrap()]);
-    // Measured: 17.141 dB / SSIM 0.428 without, 17.253 / 0.456 with the calibration.
+    // Measured: 17.141 dB / SSIM 0.428 without, 18.375 / 0.557 with the calibration (the
+    // placed splat averaged with the plane sweep; 17.253 / 0.456 with the placement alone).
     assert!(
-        placed > flow + 0.05 && placed_ssim > flow_ssim + 0.015,
+        placed > flow + 0.6 && placed_ssim > flow_ssim + 0.06,
         "flow {flow:.3} dB SSIM {flow_ssim:.4}, calibrated {placed:.3} SSIM {placed_ssim:.4}"
     );
     // A view the calibration does not know is named, and nothing is measured.
