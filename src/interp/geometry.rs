@@ -517,14 +517,8 @@ mod tests {
         let shift = (b.project(&Point3::new(0.0, 0.0, 10.0)).unwrap().x
             - a.project(&Point3::new(0.0, 0.0, 10.0)).unwrap().x) as f32;
         assert!((shift.abs() - 10.0).abs() < 1e-6, "{shift}");
-        let (u, v) = (vec![shift; 64 * 48], vec![0f32; 64 * 48]);
-        let m = Motion {
-            width: 64,
-            height: 48,
-            base: None,
-            u: &u,
-            v: &v,
-        };
+        let flow = FlowField::from_fn(64, 48, |_, _| (shift, 0.0));
+        let m = Motion::of(&flow);
         let tri = g.triangulate(&m, true);
         let [tx, ty] = g.targets(&m, &tri, true, 0.5, &mid);
         for i in 0..64 * 48 {
@@ -563,23 +557,15 @@ mod tests {
         let (a, b) = (cam(0.0), cam(30.0));
         let g = PairGeometry::new(&a, &b);
         let n = 64 * 48;
-        let u: Vec<f32> = (0..n)
-            .map(|i| {
-                if i % 7 == 0 {
-                    f32::NAN
-                } else {
-                    -20.0 + 0.05 * (i % 64) as f32
-                }
-            })
-            .collect();
-        let v: Vec<f32> = (0..n).map(|i| 0.02 * (i / 64) as f32 - 0.5).collect();
-        let m = Motion {
-            width: 64,
-            height: 48,
-            base: None,
-            u: &u,
-            v: &v,
-        };
+        let flow = FlowField::from_fn(64, 48, |x, y| {
+            let u = if (y * 64 + x) % 7 == 0 {
+                f32::NAN
+            } else {
+                -20.0 + 0.05 * x as f32
+            };
+            (u, 0.02 * y as f32 - 0.5)
+        });
+        let m = Motion::of(&flow);
         let tri = g.triangulate(&m, true);
         let placed = tri.depth.iter().filter(|d| !d.is_nan()).count();
         assert!(placed > 0 && placed < n, "{placed} of {n} placed");

@@ -22,8 +22,8 @@
 //! second, independent estimate of the same view: a plane sweep from the in-between camera
 //! itself, which searches each pixel's depth along the epipolar lines only ([`sweep`], with
 //! [`sgm`] smoothing). The view is the mean of the two: the flow errs at occlusions and on
-//! repeated texture, the sweep where the depth is ambiguous, and their mean beat either
-//! alone by 0.6 to 1.1 dB in leave-one-out.
+//! repeated texture, the sweep where the depth is ambiguous, and in leave-one-out their mean
+//! beat the better of the two alone by 0.1 to 0.8 dB per view.
 //!
 //! With an alignment (virtual cameras that look at the subject, [`crate::align`]) the pair is
 //! matched in the aligned output frame instead ([`PairFlow::aligned`]): both cameras are
@@ -189,13 +189,7 @@ impl PairFlow {
                     v: &m[1],
                 })
             }
-            None => [&self.fwd, &self.bwd].map(|f| splat::Motion {
-                width: f.width,
-                height: f.height,
-                base: None,
-                u: &f.u,
-                v: &f.v,
-            }),
+            None => [&self.fwd, &self.bwd].map(splat::Motion::of),
         }
     }
 
@@ -338,8 +332,8 @@ impl PairFlow {
         if let Some(swept) = self.sweep(t, mid) {
             // Two estimates of one view, with errors of different kinds (the flow's at
             // occlusions and repeated texture off the epipolar line, the sweep's where the
-            // depth is ambiguous): their mean. Leave-one-out (1280x720 and the temple) put
-            // it 0.6 to 1.1 dB above either alone; see benches/README.
+            // depth is ambiguous): their mean. Leave-one-out (the temple, rings at 640x360)
+            // put it 0.1 to 0.8 dB above the better alone per view; see benches/README.
             for (o, s) in out.iter_mut().zip(&swept) {
                 for (o, s) in o.data.iter_mut().zip(&s.data) {
                     if s.is_finite() {
@@ -614,13 +608,7 @@ mod tests {
         let found = geometry.camera(0.5);
         assert!((found.pose.centre() - mid.pose.centre()).norm() < 1e-9);
         assert!(found.pose.rotation.angle_to(&mid.pose.rotation) < 1e-9);
-        let motion = splat::Motion {
-            width: fwd.width,
-            height: fwd.height,
-            base: None,
-            u: &fwd.u,
-            v: &fwd.v,
-        };
+        let motion = splat::Motion::of(&fwd);
         let tri = geometry.triangulate(&motion, true);
         let [tx, ty] = geometry.targets(&motion, &tri, true, 0.5, &found);
         let (mut worst, mut linear_worst, mut n) = (0f32, 0f32, 0);

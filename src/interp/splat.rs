@@ -10,6 +10,7 @@
 //! source rows that can land in it. No locks, no per-thread copies of the image, and the
 //! result does not depend on the number of threads.
 
+use crate::flow::FlowField;
 use crate::frame::Plane;
 use multiversion::multiversion;
 use rayon::prelude::*;
@@ -37,7 +38,18 @@ pub struct Motion<'a> {
     pub v: &'a [f32],
 }
 
-impl Motion<'_> {
+impl<'a> Motion<'a> {
+    /// Each pixel moving along `flow` from its own place.
+    pub fn of(flow: &'a FlowField) -> Self {
+        Motion {
+            width: flow.width,
+            height: flow.height,
+            base: None,
+            u: &flow.u,
+            v: &flow.v,
+        }
+    }
+
     #[inline(always)]
     fn target(&self, i: usize, x: usize, y: usize, t: f32) -> (f32, f32) {
         let (bx, by) = match self.base {

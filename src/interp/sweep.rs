@@ -468,13 +468,7 @@ mod tests {
         let mid = crate::camera::interpolate(&ca, &cb, 0.5, &s.rig().focus, &s.rig().up);
         let fwd = truth_flow(&s, &ca, &cb, 0).flow;
         let g = PairGeometry::new(&ca, &cb);
-        let m = Motion {
-            width: fwd.width,
-            height: fwd.height,
-            base: None,
-            u: &fwd.u,
-            v: &fwd.v,
-        };
+        let m = Motion::of(&fwd);
         let mut inv = g.inverse_depths(&m, &g.triangulate(&m, true), true, &mid);
         inv.sort_by(f64::total_cmp);
         let range = (inv[inv.len() - 1] * 1.1, inv[0] * 0.9);
