@@ -119,6 +119,10 @@ pub struct RenderOptions {
     pub interp: Option<u32>,
     /// Flow parameters for view synthesis.
     pub flow: FlowParams,
+    /// With a calibration, each synthesized view also gets the plane sweep from its virtual
+    /// camera through the two real ones, averaged with the flow's (about twice the time;
+    /// the quality preset).
+    pub sweep: bool,
     /// The cameras to orbit over, `(A, B)` by name or 1-based number (reversed when A comes
     /// after B); all of them when `None`.
     pub cameras: Option<(String, String)>,
@@ -150,6 +154,7 @@ impl RenderOptions {
             encoder_speed: None,
             interp: None,
             flow: FlowParams::preset(crate::flow::Preset::Balanced),
+            sweep: false,
             cameras: None,
             skip: Vec::new(),
             bounce: false,
@@ -586,6 +591,45 @@ fn aligned(al: &Aligner, fill: Fill, from: usize, to: usize, t: f32, img: &RgbIm
     out
 }
 
+/// The pair of cameras `from` and `to` (images `a` and `b`) of a calibrated alignment, as
+/// `render` makes it: matched in the output frame, where the subject stands still
+/// ([`PairFlow::aligned`]); each match placed where the in-between virtual camera sees it;
+/// with `sweep`, the plane sweep through the two cameras averaged in (the quality preset).
+/// [`calibrated_view`] makes its views.
+pub fn calibrated_pair(
+    al: &Alignment,
+    (from, a): (usize, &RgbImage),
+    (to, b): (usize, &RgbImage),
+    params: &crate::flow::FlowParams,
+    sweep: bool,
+) -> Result<PairFlow> {
+    let (ma, mb) = (al.view_map(from, from, 0.0), al.view_map(to, to, 0.0));
+    let (wa, wb) = rayon::join(|| ma.warp(a), || mb.warp(b));
+    let ta = |u: f64, v: f64| ma.to_output(u, v);
+    let tb = |u: f64, v: f64| mb.to_output(u, v);
+    let pair = PairFlow::aligned((a, &wa, &ta), (b, &wb, &tb), params)?;
+    let at = |c: usize| al.virtual_camera(&al.source_camera(c, c, 0.0));
+    let pair = pair.with_cameras(&at(from), &at(to));
+    Ok(if sweep {
+        let src = |c: usize| al.source_camera(c, c, 0.0);
+        pair.with_sources(&src(from), &src(to), &al.focus)
+    } else {
+        pair
+    })
+}
+
+/// The output frame at `t` between cameras `from` and `to` of a calibrated alignment, from
+/// their [`calibrated_pair`]: what the virtual camera there sees.
+pub fn calibrated_view(
+    al: &Alignment,
+    pair: &PairFlow,
+    from: usize,
+    to: usize,
+    t: f32,
+) -> RgbImage {
+    pair.synthesize_seen_by(t, &al.virtual_camera(&al.source_camera(from, to, t)))
+}
+
 /// A camera's pixels -> output pixels (see [`Aligner::to_output`]).
 type OutputMap<'a> = Box<dyn Fn(f64, f64) -> Option<(f64, f64)> + Sync + 'a>;
 
@@ -609,36 +653,32 @@ impl Aligner {
         }
     }
 
-    /// The view at `t` between cameras `from` and `to` (images `a` and `b`), synthesized in
-    /// the output frame (see [`PairFlow::aligned`]).
+    /// The pair of cameras `from` and `to` (images `a` and `b`), matched in the output frame
+    /// (see [`PairFlow::aligned`]).
     fn pair(
         &self,
         (from, a): (usize, &RgbImage),
         (to, b): (usize, &RgbImage),
         params: &crate::flow::FlowParams,
+        sweep: bool,
     ) -> Result<PairFlow> {
-        let (wa, wb) = rayon::join(
-            || aligned(self, Fill::Black, from, from, 0.0, a),
-            || aligned(self, Fill::Black, to, to, 0.0, b),
-        );
-        let (ta, tb) = (self.to_output(from), self.to_output(to));
-        let pair = PairFlow::aligned((a, &wa, &*ta), (b, &wb, &*tb), params)?;
-        // With a calibration each match goes where the in-between virtual camera sees it.
-        Ok(match self {
-            Aligner::Calibrated(al) => {
-                let at = |c: usize| al.virtual_camera(&al.source_camera(c, c, 0.0));
-                pair.with_cameras(&at(from), &at(to))
+        match self {
+            Aligner::Calibrated(al) => calibrated_pair(al, (from, a), (to, b), params, sweep),
+            Aligner::Planar(_) => {
+                let (wa, wb) = rayon::join(
+                    || aligned(self, Fill::Black, from, from, 0.0, a),
+                    || aligned(self, Fill::Black, to, to, 0.0, b),
+                );
+                let (ta, tb) = (self.to_output(from), self.to_output(to));
+                PairFlow::aligned((a, &wa, &*ta), (b, &wb, &*tb), params)
             }
-            Aligner::Planar(_) => pair,
-        })
+        }
     }
 
     /// The view at `t` between cameras `from` and `to`, from their pair.
     fn synthesize(&self, pair: &PairFlow, from: usize, to: usize, t: f32) -> RgbImage {
         match self {
-            Aligner::Calibrated(al) => {
-                pair.synthesize_seen_by(t, &al.virtual_camera(&al.source_camera(from, to, t)))
-            }
+            Aligner::Calibrated(al) => calibrated_view(al, pair, from, to, t),
             Aligner::Planar(_) => pair.synthesize(t),
         }
     }
@@ -888,7 +928,7 @@ pub fn render(
                     let (a, b) = (image(*from), image(*to));
                     let pair = match &alignment {
                         None => PairFlow::compute(a, b, &opts.flow)?,
-                        Some(al) => al.pair((from.0, a), (to.0, b), &opts.flow)?,
+                        Some(al) => al.pair((from.0, a), (to.0, b), &opts.flow, opts.sweep)?,
                     };
                     Ok(views
                         .iter()

@@ -35,7 +35,13 @@
 //! splatted from its place in the output along the flow found there, so a synthesized view
 //! is resampled once, like the cameras' own frames. With the virtual cameras given
 //! ([`PairFlow::with_cameras`], [`PairFlow::synthesize_seen_by`]) the matches are placed
-//! where the in-between virtual camera sees them.
+//! where the in-between virtual camera sees them. Given the cameras that took the images as
+//! well ([`PairFlow::with_sources`], the quality preset of `render`), the plane sweep looks
+//! from the virtual camera through them and its view is averaged in, as for a calibrated
+//! pair. Two guards keep the subject, which the sweep's coarse volume can miss, where the
+//! flow put it: the flow's view alone where it found the subject at the focus plane, and
+//! the cameras' pixels at the focus depth near the focus give their colour to no point at
+//! another depth (a small subject would otherwise be painted again beside itself).
 
 mod baselines;
 mod blend;
@@ -55,6 +61,7 @@ use crate::flow::warp::{sample_clamped, sample_raw};
 use crate::flow::{FlowField, FlowParams};
 use crate::frame::{Plane, RgbImage};
 use multiversion::multiversion;
+use nalgebra::Point3;
 use rayon::prelude::*;
 
 /// How to make an in-between view.
@@ -91,6 +98,9 @@ pub struct PairFlow {
     /// For a calibrated pair: the cameras, whose in-between camera sees the matches, and the
     /// matches of A's and of B's pixels triangulated.
     geometry: Option<(PairGeometry, [geometry::Triangulated; 2])>,
+    /// For an aligned pair: the cameras that took `a` and `b`, so that the plane sweep can
+    /// look through them ([`PairFlow::with_sources`]).
+    sources: Option<([Camera; 2], Point3<f64>)>,
 }
 
 /// Where each pixel of A and of B sits in the aligned output (`base`), the flow found there
@@ -102,6 +112,91 @@ struct Placed {
     motion_a: [Vec<f32>; 2],
     base_b: [Vec<f32>; 2],
     motion_b: [Vec<f32>; 2],
+    /// Output pixels that either flow gave to the focus plane ([`focus_plane`]): the
+    /// subject, which the plane sweep's coarse volume may blur away.
+    still: Vec<bool>,
+    /// The cameras' own pixels (A's, B's) that land at the focus plane's depth in the
+    /// output: the plane sweep takes their colours only for points at about that depth.
+    subject: [Vec<bool>; 2],
+}
+
+/// Largest mean absolute luma difference (0..1) over a 5x5 window between the two aligned
+/// images at one place for it to count as being at the focus plane.
+const FOCUS_AGREEMENT: f32 = 0.02;
+/// Largest flow (either component, output pixels) of a pixel at about the focus plane.
+const FOCUS_MOTION: f32 = 1.5;
+
+/// The output pixels where the two aligned images agree without moving: at (or about) the
+/// focus plane's depth. A uniform patch agrees too; that only withholds its colours from
+/// points at other depths, which a uniform patch cannot tell apart anyway.
+fn at_focus(la: &Plane, lb: &Plane) -> Vec<bool> {
+    let (w, h) = (la.width, la.height);
+    let diff: Vec<f32> = la
+        .data
+        .iter()
+        .zip(&lb.data)
+        .map(|(a, b)| (a - b).abs())
+        .collect();
+    let mut out = vec![false; w * h];
+    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        let (y0, y1) = (
+            y.saturating_sub(WINDOW as usize),
+            (y + WINDOW as usize).min(h - 1),
+        );
+        for (x, o) in row.iter_mut().enumerate() {
+            let (x0, x1) = (
+                x.saturating_sub(WINDOW as usize),
+                (x + WINDOW as usize).min(w - 1),
+            );
+            let mut sum = 0.0;
+            for yy in y0..=y1 {
+                sum += diff[yy * w + x0..=yy * w + x1].iter().sum::<f32>();
+            }
+            *o = sum < FOCUS_AGREEMENT * ((y1 - y0 + 1) * (x1 - x0 + 1)) as f32;
+        }
+    });
+    out
+}
+
+/// Fraction of the shorter image side, about the focus, where a camera's pixels at the
+/// focus depth count as the subject.
+const SUBJECT_RADIUS: f64 = 0.15;
+
+/// Keeps the marks of `mask` (pixels of camera `cam`) near where the camera sees `focus`:
+/// the subject is there; elsewhere, things at about its depth are scenery like any other.
+fn near_focus(mask: &mut [bool], cam: &Camera, focus: &Point3<f64>) {
+    let w = cam.width as usize;
+    let r = SUBJECT_RADIUS * cam.width.min(cam.height) as f64;
+    let c = cam.project(focus);
+    mask.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        for (x, m) in row.iter_mut().enumerate() {
+            *m &= c.is_some_and(|c| (x as f64 - c.x).hypot(y as f64 - c.y) <= r);
+        }
+    });
+}
+
+/// Which camera pixels land (at `base`, in the output) within a pixel of a `still` one.
+fn subject_pixels(base: &[Vec<f32>; 2], still: &[bool], (w, h): (usize, usize)) -> Vec<bool> {
+    const R: i64 = 4;
+    base[0]
+        .par_iter()
+        .zip(&base[1])
+        .map(|(&x, &y)| {
+            if !(x.is_finite() && y.is_finite()) {
+                return false;
+            }
+            let (x, y) = (x.round() as i64, y.round() as i64);
+            (y - R..=y + R).any(|yy| {
+                (x - R..=x + R).any(|xx| {
+                    xx >= 0
+                        && yy >= 0
+                        && (xx as usize) < w
+                        && (yy as usize) < h
+                        && still[yy as usize * w + xx as usize]
+                })
+            })
+        })
+        .collect()
 }
 
 /// A map from a camera's pixels (distorted) to the aligned output's, `None` where it has none.
@@ -162,6 +257,7 @@ impl PairFlow {
             weight_b,
             placed: None,
             geometry: None,
+            sources: None,
         })
     }
 
@@ -219,14 +315,24 @@ impl PairFlow {
             ..GlobalSearch::default()
         };
         let (mut fwd, mut bwd) = flows(&la, &lb, params, &search)?;
-        rayon::join(
+        let (still_a, still_b) = rayon::join(
             || focus_plane(&la, &lb, &mut fwd),
             || focus_plane(&lb, &la, &mut bwd),
         );
+        let still: Vec<bool> = still_a.iter().zip(&still_b).map(|(a, b)| a | b).collect();
         let (imp_a, imp_b) = importances(&la, &lb, &fwd, &bwd)?;
         let (w, h) = (a.width as usize, a.height as usize);
         let (base_a, motion_a, weight_a) = place(w, h, to_a, &fwd, &imp_a);
         let (base_b, motion_b, weight_b) = place(w, h, to_b, &bwd, &imp_b);
+        let agree = at_focus(&la, &lb);
+        let subject = [(&base_a, &fwd), (&base_b, &bwd)].map(|(base, flow)| {
+            let at_focus: Vec<bool> = (0..agree.len())
+                .map(|i| {
+                    agree[i] || (flow.u[i].abs() < FOCUS_MOTION && flow.v[i].abs() < FOCUS_MOTION)
+                })
+                .collect();
+            subject_pixels(base, &at_focus, (la.width, la.height))
+        });
         let radius = magnification(w, h, to_a).max(magnification(w, h, to_b));
         Ok(PairFlow {
             a: Plane::channels(a),
@@ -242,8 +348,11 @@ impl PairFlow {
                 motion_a,
                 base_b,
                 motion_b,
+                still,
+                subject,
             }),
             geometry: None,
+            sources: None,
         })
     }
 
@@ -266,13 +375,50 @@ impl PairFlow {
         self.render(t, mid)
     }
 
-    /// The plane-sweep view of a calibrated pair (not an aligned one, whose images are not
-    /// its cameras'), its depths searched over the range of the triangulated matches.
+    /// An aligned pair's views also get the plane sweep ([`sweep`]), looking through the
+    /// cameras that took the images (`a` and `b`, as calibrated) from the virtual camera of
+    /// each view; `focus` is the point the orbit is locked on. Needs
+    /// [`PairFlow::with_cameras`] too.
+    pub fn with_sources(mut self, a: &Camera, b: &Camera, focus: &Point3<f64>) -> Self {
+        if let Some(p) = &mut self.placed {
+            for (mask, cam) in p.subject.iter_mut().zip([a, b]) {
+                near_focus(mask, cam, focus);
+            }
+        }
+        self.sources = Some(([a.clone(), b.clone()], *focus));
+        self
+    }
+
+    /// The plane-sweep view of a calibrated pair (of an aligned one only when given its
+    /// source cameras), its depths searched over the range of the triangulated matches.
     fn sweep(&self, t: f32, mid: Option<&Camera>) -> Option<[Plane; 3]> {
-        let (Some((g, [tri_a, tri_b])), Some(mid), None) = (&self.geometry, mid, &self.placed)
-        else {
+        let (Some((g, [tri_a, tri_b])), Some(mid)) = (&self.geometry, mid) else {
             return None;
         };
+        let (ca, cb, subject) = match (&self.placed, &self.sources) {
+            (None, _) => {
+                let (ca, cb) = g.cameras();
+                (ca, cb, None)
+            }
+            (Some(p), Some(_)) if (mid.width as usize, mid.height as usize) != p.out => {
+                return None;
+            }
+            (Some(p), Some(([ca, cb], focus))) => {
+                let z = mid.pose.to_camera(focus).z;
+                let subject = sweep::Subject {
+                    pixels: [&p.subject[0], &p.subject[1]],
+                    inv_depth: 1.0 / z,
+                };
+                (ca, cb, (z > 0.0).then_some(subject))
+            }
+            (Some(_), None) => return None,
+        };
+        let fits = |c: &Camera, p: &[Plane; 3]| {
+            (c.width, c.height) == (p[0].width as u32, p[0].height as u32)
+        };
+        if !fits(ca, &self.a) || !fits(cb, &self.b) {
+            return None;
+        }
         let [ma, mb] = self.motions();
         let mut inv = g.inverse_depths(&ma, tri_a, true, mid);
         inv.extend(g.inverse_depths(&mb, tri_b, false, mid));
@@ -285,8 +431,12 @@ impl PairFlow {
         let (far, near) = (q(0.01), q(0.99));
         let margin = (near - far) * 0.1;
         let range = (near + margin, (far - margin).max(0.0));
-        let (ca, cb) = g.cameras();
-        sweep::render((&self.a, ca), (&self.b, cb), mid, t, range)
+        // An aligned pair makes every view of an orbit; a lone pair one or a few.
+        let effort = match self.placed {
+            Some(_) => sweep::Effort::ORBIT,
+            None => sweep::Effort::VIEW,
+        };
+        sweep::render((&self.a, ca), (&self.b, cb), mid, t, range, subject, effort)
     }
 
     fn render(&self, t: f32, mid: Option<&Camera>) -> RgbImage {
@@ -329,7 +479,21 @@ impl PairFlow {
             _ => splats(&ma, &mb, t, 1.0 - t),
         };
         let mut out = blend::blend(&sa, &sb, t);
-        if let Some(swept) = self.sweep(t, mid) {
+        if let Some(mut swept) = self.sweep(t, mid) {
+            if let (Some(p), Some((_, focus)), Some(mid)) = (&self.placed, &self.sources, mid) {
+                // The subject the orbit is locked on, where the flow found it at the focus
+                // plane: the flow's view alone (the sweep's coarse volume can smooth a small
+                // subject's depth into its surroundings', and move it).
+                let mut subject = p.still.clone();
+                near_focus(&mut subject, mid, focus);
+                for s in &mut swept {
+                    for (s, &still) in s.data.iter_mut().zip(&subject) {
+                        if still {
+                            *s = f32::NAN;
+                        }
+                    }
+                }
+            }
             // Two estimates of one view, with errors of different kinds (the flow's at
             // occlusions and repeated texture off the epipolar line, the sweep's where the
             // depth is ambiguous): their mean. Leave-one-out (the temple, rings at 640x360)
@@ -358,24 +522,40 @@ const FOCUS_PLANE_MARGIN: f32 = 0.6;
 /// neighbourhood (5x5 luma) clearly better, it wins. This is a two-label plane sweep; it
 /// saves small things at the subject (the marker, a ball, a hand) that the coarse levels of
 /// the flow give the background's motion.
-fn focus_plane(src: &Plane, dst: &Plane, flow: &mut FlowField) {
+fn focus_plane(src: &Plane, dst: &Plane, flow: &mut FlowField) -> Vec<bool> {
     let w = src.width;
+    let mut still = vec![false; flow.u.len()];
     let (fu, fv) = (&mut flow.u, &mut flow.v);
     fu.par_chunks_mut(w)
         .zip(fv.par_chunks_mut(w))
+        .zip(still.par_chunks_mut(w))
         .enumerate()
-        .for_each(|(y, (u, v))| focus_plane_row(src, dst, y, u, v));
+        .for_each(|(y, ((u, v), s))| focus_plane_row(src, dst, y, u, v, s));
+    still
 }
 
-/// Row `y` of [`focus_plane`], compiled for the best SIMD level of the CPU.
+/// Row `y` of [`focus_plane`], compiled for the best SIMD level of the CPU; `still` marks
+/// the pixels given to the focus plane.
 #[multiversion(targets("x86_64+avx+avx2+fma"))]
-fn focus_plane_row(src: &Plane, dst: &Plane, y: usize, us: &mut [f32], vs: &mut [f32]) {
+fn focus_plane_row(
+    src: &Plane,
+    dst: &Plane,
+    y: usize,
+    us: &mut [f32],
+    vs: &mut [f32],
+    still_px: &mut [bool],
+) {
     let (w, h) = (src.width as i64, src.height as i64);
     let at =
         |p: &Plane, x: i64, y: i64| p.data[(y.clamp(0, h - 1) * w + x.clamp(0, w - 1)) as usize];
     for x in 0..w as usize {
         let (u, v) = (us[x], vs[x]);
-        if !FlowField::is_known(u, v) || (u.abs() < 0.5 && v.abs() < 0.5) {
+        if !FlowField::is_known(u, v) {
+            continue;
+        }
+        if u.abs() < 0.5 && v.abs() < 0.5 {
+            // At the focus plane already.
+            still_px[x] = true;
             continue;
         }
         let (mut still, mut moved) = (0.0f32, 0.0f32);
@@ -390,6 +570,7 @@ fn focus_plane_row(src: &Plane, dst: &Plane, y: usize, us: &mut [f32], vs: &mut 
         if still < FOCUS_PLANE_MARGIN * moved {
             us[x] = 0.0;
             vs[x] = 0.0;
+            still_px[x] = true;
         }
     }
 }

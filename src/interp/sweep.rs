@@ -17,7 +17,8 @@
 //! Unlike matches moved along a flow, the depth is searched on the epipolar line only, from
 //! the in-between camera itself: no holes and no splats. The volume is built at the finest
 //! pyramid level whose cells (pixels times planes) fit a budget; the colours are sampled at
-//! full resolution. Cameras with lens distortion are left to the flow (`None`).
+//! full resolution. The view may be a virtual camera's of any size (an orbit's output frame).
+//! Cameras with lens distortion are left to the flow (`None`).
 //!
 //! The kernels are a few dozen lines over our own camera and image types, so written here.
 
@@ -46,10 +47,32 @@ const PENALTIES: Penalties = Penalties { p1: 0.1, p2: 2.4 };
 const TAU: f32 = 2.0;
 /// Most depths blended per pixel (the likeliest; the rest weigh under 1e-3 in practice).
 const BLEND: usize = 16;
+
+/// How much work one view may take: the most cells (pixels times planes) in its cost volume
+/// (160 MB of f32 each, twice, at 40M) and the most depths blended per pixel.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Effort {
+    pub cells: usize,
+    pub blend: usize,
+}
+
+impl Effort {
+    /// One view of a pair (`interp`, leave-one-out): the temple needs its full size (at
+    /// half size, 0008 loses 0.6 dB).
+    pub const VIEW: Effort = Effort {
+        cells: 40_000_000,
+        blend: BLEND,
+    };
+    /// Every view of an orbit (`render`): a quarter of the cells and half the depths. The
+    /// colours at full size then take most of a view's time; against [`Effort::VIEW`] on
+    /// rings at 640x360 it costs 0.03 to 0.09 dB (see benches/README).
+    pub const ORBIT: Effort = Effort {
+        cells: 10_000_000,
+        blend: 8,
+    };
+}
 /// Below this weight (the likeliest plane's is 1) a plane's colour is left out.
 const MIN_WEIGHT: f32 = 1e-2;
-/// Most cells (pixels times planes) in the cost volume: 160 MB of f32, twice.
-const BUDGET: usize = 40_000_000;
 /// Most planes, whatever the level.
 const MAX_PLANES: usize = 1024;
 
@@ -124,6 +147,14 @@ impl Rgb {
         }
     }
 
+    /// The index of the pixel nearest (x, y), clamped to the image.
+    #[inline(always)]
+    fn index(&self, x: f32, y: f32) -> usize {
+        let x = (x.round().max(0.0) as usize).min(self.w - 1);
+        let y = (y.round().max(0.0) as usize).min(self.h - 1);
+        y * self.w + x
+    }
+
     /// Bilinear sample; `None` off the image (more than half a pixel beyond the border
     /// pixels' centres, as [`crate::flow::warp::inside`]).
     #[inline(always)]
@@ -151,13 +182,16 @@ impl Rgb {
 /// The view of camera `mid`, `t` of the way from camera `ca` (image `a`) to `cb` (image
 /// `b`), its depths swept over `inv_depth` (inverse depths in `mid`'s frame, near then far).
 /// NaN where neither camera sees any of the pixel's plausible points; `None` for cameras
-/// with lens distortion.
+/// with lens distortion. The pixels of `a` and `b` marked in `subject` colour only points
+/// at about its depth.
 pub(crate) fn render(
     (a, ca): (&[Plane; 3], &Camera),
     (b, cb): (&[Plane; 3], &Camera),
     mid: &Camera,
     t: f32,
     inv_depth: (f64, f64),
+    subject: Option<Subject>,
+    effort: Effort,
 ) -> Option<[Plane; 3]> {
     if [ca, cb, mid]
         .iter()
@@ -165,7 +199,8 @@ pub(crate) fn render(
     {
         return None;
     }
-    let (w, h) = (a[0].width, a[0].height);
+    // The view is the in-between camera's, whatever the size of the images it looks through.
+    let (w, h) = (mid.width as usize, mid.height as usize);
     let full = [Homography::new(ca, mid), Homography::new(cb, mid)];
     // The level: the finest whose volume fits the budget.
     let reach = epipolar_reach(&full, (w, h), inv_depth);
@@ -174,7 +209,7 @@ pub(crate) fn render(
         let scale = (1usize << level) as f64;
         let planes = ((reach / scale / STEP_PX).ceil() as usize + 1).clamp(2, MAX_PLANES);
         let cells = (w >> level).max(1) * (h >> level).max(1) * planes;
-        if cells <= BUDGET || (w >> level) < 16 {
+        if cells <= effort.cells || (w >> level) < 16 {
             break planes;
         }
         level += 1;
@@ -194,12 +229,12 @@ pub(crate) fn render(
         }
     }
     let coarse = [Homography::new(&ka, &km), Homography::new(&kb, &km)];
-    let (cw, ch) = (la[0].width, la[0].height);
+    let (cw, ch) = (km.width as usize, km.height as usize);
     let cost = cost_volume([&Rgb::new(&la), &Rgb::new(&lb)], &coarse, (cw, ch), &inv);
     let smooth = sgm::aggregate(&cost, cw, ch, planes, PENALTIES);
     drop(cost);
     let post = Posterior {
-        likely: likeliest(&smooth, planes),
+        likely: likeliest(&smooth, planes, effort.blend),
         width: cw,
         height: ch,
         level,
@@ -207,12 +242,23 @@ pub(crate) fn render(
     drop(smooth);
     Some(colours(
         [&Rgb::new(a), &Rgb::new(b)],
+        subject,
         &full,
         (w, h),
         &post,
         &inv,
         t,
     ))
+}
+
+/// Pixels of the two cameras known to lie at one depth (the focus plane of an aligned
+/// pair), with that depth as an inverse depth in the in-between camera's frame. A point at
+/// another depth cannot have their colour: without this, a small subject the coarse volume
+/// misses is painted again wherever a ray at the background's depth crosses it in one
+/// camera (a ghost beside it).
+pub(crate) struct Subject<'a> {
+    pub pixels: [&'a [bool]; 2],
+    pub inv_depth: f64,
 }
 
 /// The longest epipolar segment (in pixels of either camera) that the inverse depths
@@ -369,8 +415,9 @@ struct Posterior {
     level: usize,
 }
 
-/// Per pixel, the `BLEND` likeliest planes and their softmax weights.
-fn likeliest(smooth: &[f32], d: usize) -> Vec<Likely> {
+/// Per pixel, the `blend` likeliest planes (at most `BLEND`) and their softmax weights.
+fn likeliest(smooth: &[f32], d: usize, blend: usize) -> Vec<Likely> {
+    let n = blend.clamp(1, BLEND);
     smooth
         .par_chunks(d)
         .map(|c| {
@@ -379,8 +426,8 @@ fn likeliest(smooth: &[f32], d: usize) -> Vec<Likely> {
             for (k, &v) in c.iter().enumerate() {
                 let wt = (-(v - m) / TAU).exp();
                 // Insert into the sorted (heaviest first) top list.
-                if wt > top[BLEND - 1].1 {
-                    let mut i = BLEND - 1;
+                if wt > top[n - 1].1 {
+                    let mut i = n - 1;
                     while i > 0 && top[i - 1].1 < wt {
                         top[i] = top[i - 1];
                         i -= 1;
@@ -397,6 +444,7 @@ fn likeliest(smooth: &[f32], d: usize) -> Vec<Likely> {
 /// under it), the two cameras' colours there blended by `t`, averaged by weight.
 fn colours(
     img: [&Rgb; 2],
+    subject: Option<Subject>,
     hs: &[Homography; 2],
     (w, h): (usize, usize),
     post: &Posterior,
@@ -405,42 +453,74 @@ fn colours(
 ) -> [Plane; 3] {
     let (cw, ch) = (post.width, post.height);
     let scale = (1usize << post.level) as f64;
+    // About the subject's depth: within 3 full-size pixels of parallax, and a plane.
+    let spacing = (inv[0] - inv[inv.len() - 1]).abs() / (inv.len() - 1).max(1) as f64;
+    let near = spacing * (3.0 / (STEP_PX * scale)).max(1.0);
     let mut out = [Plane::new(w, h), Plane::new(w, h), Plane::new(w, h)];
     let [r, g, b] = &mut out;
+    // The coarse pixel under each full-size column.
+    let cols: Vec<usize> = (0..w)
+        .map(|x| (((x as f64 + 0.5) / scale - 0.5).round().max(0.0) as usize).min(cw - 1))
+        .collect();
     r.data
         .par_chunks_mut(w)
         .zip(g.data.par_chunks_mut(w))
         .zip(b.data.par_chunks_mut(w))
         .enumerate()
-        .for_each(|(y, ((rr, gg), bb))| {
-            let cy = (((y as f64 + 0.5) / scale - 0.5).round().max(0.0) as usize).min(ch - 1);
-            for x in 0..w {
-                let cx = (((x as f64 + 0.5) / scale - 0.5).round().max(0.0) as usize).min(cw - 1);
-                let mut acc = [0f32; 4];
-                for &(k, wt) in &post.likely[cy * cw + cx] {
-                    if wt < MIN_WEIGHT {
-                        break;
-                    }
-                    let wk = inv[k as usize];
-                    let (xf, yf) = (x as f64, y as f64);
-                    let sa = hs[0].at(xf, yf, wk).and_then(|p| img[0].sample(p.0, p.1));
-                    let sb = hs[1].at(xf, yf, wk).and_then(|p| img[1].sample(p.0, p.1));
-                    let c: [f32; 3] = match (sa, sb) {
-                        (Some(p), Some(q)) => std::array::from_fn(|i| p[i] + t * (q[i] - p[i])),
-                        (Some(p), None) | (None, Some(p)) => p,
-                        (None, None) => continue,
-                    };
-                    for i in 0..3 {
-                        acc[i] += wt * c[i];
-                    }
-                    acc[3] += wt;
+        .for_each_init(
+            || vec![([0f32; 3], [0f32; 3]); inv.len()],
+            |starts, (y, ((rr, gg), bb))| {
+                let cy = (((y as f64 + 0.5) / scale - 0.5).round().max(0.0) as usize).min(ch - 1);
+                // Each plane's projection of the row's first pixel in both cameras; a pixel's
+                // is that plus x steps (the steps are the same for every plane).
+                for (s, &wk) in starts.iter_mut().zip(inv) {
+                    *s = (hs[0].row(y as f64, wk).0, hs[1].row(y as f64, wk).0);
                 }
-                let n = if acc[3] > 0.0 { 1.0 / acc[3] } else { f32::NAN };
-                rr[x] = acc[0] * n;
-                gg[x] = acc[1] * n;
-                bb[x] = acc[2] * n;
-            }
-        });
+                let steps = [hs[0].row(0.0, 0.0).1, hs[1].row(0.0, 0.0).1];
+                for x in 0..w {
+                    let xf = x as f32;
+                    let mut acc = [0f32; 4];
+                    for &(k, wt) in &post.likely[cy * cw + cols[x]] {
+                        if wt < MIN_WEIGHT {
+                            break;
+                        }
+                        let (sa0, sb0) = &starts[k as usize];
+                        let sample = |i: usize, s0: &[f32; 3]| {
+                            let d = &steps[i];
+                            let z = s0[2] + d[2] * xf;
+                            if z <= 0.0 {
+                                return None;
+                            }
+                            let (px, py) = ((s0[0] + d[0] * xf) / z, (s0[1] + d[1] * xf) / z);
+                            let c = img[i].sample(px, py)?;
+                            match &subject {
+                                // In the image, as `sample` said, so the index is too.
+                                Some(s)
+                                    if (inv[k as usize] - s.inv_depth).abs() > near
+                                        && s.pixels[i][img[i].index(px, py)] =>
+                                {
+                                    None
+                                }
+                                _ => Some(c),
+                            }
+                        };
+                        let c: [f32; 3] = match (sample(0, sa0), sample(1, sb0)) {
+                            (Some(p), Some(q)) => std::array::from_fn(|i| p[i] + t * (q[i] - p[i])),
+                            (Some(p), None) | (None, Some(p)) => p,
+                            (None, None) => continue,
+                        };
+                        for i in 0..3 {
+                            acc[i] += wt * c[i];
+                        }
+                        acc[3] += wt;
+                    }
+                    let n = if acc[3] > 0.0 { 1.0 / acc[3] } else { f32::NAN };
+                    rr[x] = acc[0] * n;
+                    gg[x] = acc[1] * n;
+                    bb[x] = acc[2] * n;
+                }
+            },
+        );
     out
 }
 
@@ -482,7 +562,8 @@ mod tests {
         let (a, b) = (s.render_view(&ca, 0), s.render_view(&cb, 0));
         let truth = s.render_view(&mid, 0);
         let [pa, pb] = [&a, &b].map(Plane::channels);
-        let made = render((&pa, &ca), (&pb, &cb), &mid, 0.5, range).expect("pinhole cameras");
+        let made = render((&pa, &ca), (&pb, &cb), &mid, 0.5, range, None, Effort::VIEW)
+            .expect("pinhole cameras");
         // Unknown only where neither camera sees the sky's points (NaN: black here).
         let unknown = made[0].data.iter().filter(|v| v.is_nan()).count();
         assert!(
@@ -507,7 +588,7 @@ mod tests {
         let (s, [ca, cb, _], range) = pair(12);
         let (a, b) = (s.render_view(&ca, 0), s.render_view(&cb, 0));
         let [pa, pb] = [&a, &b].map(Plane::channels);
-        let made = render((&pa, &ca), (&pb, &cb), &ca, 0.0, range).unwrap();
+        let made = render((&pa, &ca), (&pb, &cb), &ca, 0.0, range, None, Effort::VIEW).unwrap();
         for (m, p) in made.iter().zip(&pa) {
             for (i, (m, p)) in m.data.iter().zip(&p.data).enumerate() {
                 assert!(
@@ -524,6 +605,15 @@ mod tests {
         let (s, [mut ca, cb, mid], range) = pair(12);
         ca.intrinsics.dist[0] = -0.1;
         let img = Plane::channels(&s.render_view(&cb, 0));
-        assert!(render((&img, &ca), (&img, &cb), &mid, 0.5, range).is_none());
+        assert!(render(
+            (&img, &ca),
+            (&img, &cb),
+            &mid,
+            0.5,
+            range,
+            None,
+            Effort::VIEW
+        )
+        .is_none());
     }
 }
