@@ -136,6 +136,16 @@ const ARC: Rig = Rig {
     cameras: "8",
 };
 
+/// 12 cameras 30 degrees apart: in an orbit of 30 frames, 24 are synthesized.
+const RING_OF_12: Rig = Rig {
+    layout: &["--layout", "ring"],
+    cameras: "12",
+};
+const ARC_OF_12: Rig = Rig {
+    layout: &["--layout", "arc", "--arc-degrees", "90"],
+    cameras: "12",
+};
+
 #[test]
 fn mis_aimed_ring_keeps_the_marker_centred() {
     let d = tempfile::tempdir().unwrap();
@@ -159,52 +169,31 @@ fn the_picked_subject_is_followed_past_striped_texture() {
     // On this arc the marker sits on a striped pillar whose stripes drew a single-size
     // template 66 px off at camera 9 (before templates were checked by tracking back).
     let d = tempfile::tempdir().unwrap();
-    let arc = Rig {
-        layout: &["--layout", "arc", "--arc-degrees", "90"],
-        cameras: "12",
-    };
-    check_rig(d.path(), arc, Views::Picked);
+    check_rig(d.path(), ARC_OF_12, Views::Picked);
 }
 
 #[test]
 fn synthesized_orbit_of_a_mis_aimed_ring_keeps_the_marker_centred() {
-    // 12 cameras 30 degrees apart: 24 of the 30 frames are synthesized.
     let d = tempfile::tempdir().unwrap();
-    let ring = Rig {
-        layout: &["--layout", "ring"],
-        cameras: "12",
-    };
-    check_rig(d.path(), ring, Views::Orbit);
+    check_rig(d.path(), RING_OF_12, Views::Orbit);
 }
 
 #[test]
 fn synthesized_orbit_of_a_mis_aimed_arc_keeps_the_marker_centred() {
     let d = tempfile::tempdir().unwrap();
-    let arc = Rig {
-        layout: &["--layout", "arc", "--arc-degrees", "90"],
-        cameras: "12",
-    };
-    check_rig(d.path(), arc, Views::Orbit);
+    check_rig(d.path(), ARC_OF_12, Views::Orbit);
 }
 
 #[test]
 fn swept_orbit_of_a_mis_aimed_ring_keeps_the_marker_centred() {
     let d = tempfile::tempdir().unwrap();
-    let ring = Rig {
-        layout: &["--layout", "ring"],
-        cameras: "12",
-    };
-    check_rig(d.path(), ring, Views::SweptOrbit);
+    check_rig(d.path(), RING_OF_12, Views::SweptOrbit);
 }
 
 #[test]
 fn swept_orbit_of_a_mis_aimed_arc_keeps_the_marker_centred() {
     let d = tempfile::tempdir().unwrap();
-    let arc = Rig {
-        layout: &["--layout", "arc", "--arc-degrees", "90"],
-        cameras: "12",
-    };
-    check_rig(d.path(), arc, Views::SweptOrbit);
+    check_rig(d.path(), ARC_OF_12, Views::SweptOrbit);
 }
 
 #[test]
