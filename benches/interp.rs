@@ -2,14 +2,19 @@
 //! (two softmax splats, the blend and the hole filling) from exact flows, in the cameras'
 //! frame, and the same in an aligned output zoomed 1.3x (the splat kernel widens to leave no
 //! gaps), and the first with the pair's cameras (each match triangulated and projected into
-//! the in-between camera). The flow itself is benched in benches/flow.rs; the peer comparison of a whole pair
-//! is benches/peer/interp_peer.py.
+//! the in-between camera). Last, one view of a calibrated orbit with the quality preset's
+//! plane sweep (`render --calibration --flow-preset quality`: the flow's placed splat and
+//! the sweep from the virtual camera through the two real ones, flows computed beforehand).
+//! The flow itself is benched in benches/flow.rs; the peer comparison of a whole pair is
+//! benches/peer/interp_peer.py.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
+use timeslice::align::Alignment;
 use timeslice::flow::{FlowParams, Preset};
 use timeslice::frame::RgbImage;
 use timeslice::interp::PairFlow;
+use timeslice::render::{calibrated_pair, calibrated_view};
 use timeslice::synth::truth_flow::truth_flow;
 use timeslice::synth::{SampleRig, SampleSpec};
 
@@ -61,6 +66,13 @@ fn synthesize(c: &mut Criterion) {
     .unwrap();
     g.bench_function("synthesize_aligned_zoomed_1080p", |bch| {
         bch.iter(|| black_box(pair.synthesize(0.37)))
+    });
+    let cams = s.rig().cameras.clone();
+    let al = Alignment::new(cams, None, 1920, 1080).unwrap();
+    let params = FlowParams::preset(Preset::Balanced);
+    let swept = calibrated_pair(&al, (0, &a), (1, &b), &params, true).unwrap();
+    g.bench_function("synthesize_swept_orbit_view_1080p", |bch| {
+        bch.iter(|| black_box(calibrated_view(&al, &swept, 0, 1, 0.37)))
     });
     g.finish();
 }
