@@ -100,7 +100,16 @@ pub struct PairFlow {
     geometry: Option<(PairGeometry, [geometry::Triangulated; 2])>,
     /// For an aligned pair: the cameras that took `a` and `b`, so that the plane sweep can
     /// look through them ([`PairFlow::with_sources`]).
-    sources: Option<([Camera; 2], Point3<f64>)>,
+    sources: Option<Sources>,
+}
+
+/// The cameras that took an aligned pair's images, the point the orbit is locked on, and
+/// each camera's pixels that show the subject: at the focus depth, near the focus. The
+/// plane sweep takes their colours only for points at about that depth.
+struct Sources {
+    cameras: [Camera; 2],
+    focus: Point3<f64>,
+    subject: [Vec<bool>; 2],
 }
 
 /// Where each pixel of A and of B sits in the aligned output (`base`), the flow found there
@@ -115,9 +124,9 @@ struct Placed {
     /// Output pixels that either flow gave to the focus plane ([`focus_plane`]): the
     /// subject, which the plane sweep's coarse volume may blur away.
     still: Vec<bool>,
-    /// The cameras' own pixels (A's, B's) that land at the focus plane's depth in the
-    /// output: the plane sweep takes their colours only for points at about that depth.
-    subject: [Vec<bool>; 2],
+    /// Output pixels at about the focus plane's depth in A's frame and in B's: the two
+    /// images agree there without moving, or the flow there is small.
+    at_focus: [Vec<bool>; 2],
 }
 
 /// Largest mean absolute luma difference (0..1) over a 5x5 window between the two aligned
@@ -175,28 +184,49 @@ fn near_focus(mask: &mut [bool], cam: &Camera, focus: &Point3<f64>) {
     });
 }
 
-/// Which camera pixels land (at `base`, in the output) within a pixel of a `still` one.
-fn subject_pixels(base: &[Vec<f32>; 2], still: &[bool], (w, h): (usize, usize)) -> Vec<bool> {
-    const R: i64 = 4;
+/// How far (output pixels) a pixel at the focus depth reaches: the subject's edges, where
+/// the two images disagree at any depth, are the subject's too.
+const SUBJECT_MARGIN: usize = 4;
+
+/// Which camera pixels land (at `base`, in a `w`-wide output) within `SUBJECT_MARGIN` of
+/// an `at_focus` pixel.
+fn subject_pixels(base: &[Vec<f32>; 2], at_focus: &[bool], w: usize) -> Vec<bool> {
+    let grown = dilate(at_focus, w, SUBJECT_MARGIN);
+    let h = grown.len() / w.max(1);
     base[0]
         .par_iter()
         .zip(&base[1])
         .map(|(&x, &y)| {
-            if !(x.is_finite() && y.is_finite()) {
-                return false;
-            }
-            let (x, y) = (x.round() as i64, y.round() as i64);
-            (y - R..=y + R).any(|yy| {
-                (x - R..=x + R).any(|xx| {
-                    xx >= 0
-                        && yy >= 0
-                        && (xx as usize) < w
-                        && (yy as usize) < h
-                        && still[yy as usize * w + xx as usize]
-                })
-            })
+            let (x, y) = (x.round(), y.round());
+            // NaN (no place) fails these too.
+            x >= 0.0
+                && y >= 0.0
+                && (x as usize) < w
+                && (y as usize) < h
+                && grown[y as usize * w + x as usize]
         })
         .collect()
+}
+
+/// `mask` (`w` wide) grown by `r` pixels each way (a square), rows then columns.
+fn dilate(mask: &[bool], w: usize, r: usize) -> Vec<bool> {
+    let h = mask.len() / w.max(1);
+    let mut rows = vec![false; mask.len()];
+    rows.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
+        let row = &mask[y * w..(y + 1) * w];
+        for (x, o) in out.iter_mut().enumerate() {
+            *o = row[x.saturating_sub(r)..=(x + r).min(w - 1)].contains(&true);
+        }
+    });
+    let mut out = vec![false; mask.len()];
+    out.par_chunks_mut(w).enumerate().for_each(|(y, o)| {
+        for yy in y.saturating_sub(r)..=(y + r).min(h - 1) {
+            for (o, &m) in o.iter_mut().zip(&rows[yy * w..(yy + 1) * w]) {
+                *o |= m;
+            }
+        }
+    });
+    out
 }
 
 /// A map from a camera's pixels (distorted) to the aligned output's, `None` where it has none.
@@ -325,13 +355,12 @@ impl PairFlow {
         let (base_a, motion_a, weight_a) = place(w, h, to_a, &fwd, &imp_a);
         let (base_b, motion_b, weight_b) = place(w, h, to_b, &bwd, &imp_b);
         let agree = at_focus(&la, &lb);
-        let subject = [(&base_a, &fwd), (&base_b, &bwd)].map(|(base, flow)| {
-            let at_focus: Vec<bool> = (0..agree.len())
+        let at_focus = [&fwd, &bwd].map(|flow| {
+            (0..agree.len())
                 .map(|i| {
                     agree[i] || (flow.u[i].abs() < FOCUS_MOTION && flow.v[i].abs() < FOCUS_MOTION)
                 })
-                .collect();
-            subject_pixels(base, &at_focus, (la.width, la.height))
+                .collect()
         });
         let radius = magnification(w, h, to_a).max(magnification(w, h, to_b));
         Ok(PairFlow {
@@ -349,7 +378,7 @@ impl PairFlow {
                 base_b,
                 motion_b,
                 still,
-                subject,
+                at_focus,
             }),
             geometry: None,
             sources: None,
@@ -380,12 +409,23 @@ impl PairFlow {
     /// each view; `focus` is the point the orbit is locked on. Needs
     /// [`PairFlow::with_cameras`] too.
     pub fn with_sources(mut self, a: &Camera, b: &Camera, focus: &Point3<f64>) -> Self {
-        if let Some(p) = &mut self.placed {
-            for (mask, cam) in p.subject.iter_mut().zip([a, b]) {
-                near_focus(mask, cam, focus);
-            }
-        }
-        self.sources = Some(([a.clone(), b.clone()], *focus));
+        let Some(p) = &self.placed else {
+            return self;
+        };
+        let subject = [
+            (&p.base_a, &p.at_focus[0], a),
+            (&p.base_b, &p.at_focus[1], b),
+        ]
+        .map(|(base, at_focus, cam)| {
+            let mut mask = subject_pixels(base, at_focus, p.out.0);
+            near_focus(&mut mask, cam, focus);
+            mask
+        });
+        self.sources = Some(Sources {
+            cameras: [a.clone(), b.clone()],
+            focus: *focus,
+            subject,
+        });
         self
     }
 
@@ -403,12 +443,13 @@ impl PairFlow {
             (Some(p), Some(_)) if (mid.width as usize, mid.height as usize) != p.out => {
                 return None;
             }
-            (Some(p), Some(([ca, cb], focus))) => {
-                let z = mid.pose.to_camera(focus).z;
+            (Some(_), Some(src)) => {
+                let z = mid.pose.to_camera(&src.focus).z;
                 let subject = sweep::Subject {
-                    pixels: [&p.subject[0], &p.subject[1]],
+                    pixels: [&src.subject[0], &src.subject[1]],
                     inv_depth: 1.0 / z,
                 };
+                let [ca, cb] = &src.cameras;
                 (ca, cb, (z > 0.0).then_some(subject))
             }
             (Some(_), None) => return None,
@@ -480,12 +521,12 @@ impl PairFlow {
         };
         let mut out = blend::blend(&sa, &sb, t);
         if let Some(mut swept) = self.sweep(t, mid) {
-            if let (Some(p), Some((_, focus)), Some(mid)) = (&self.placed, &self.sources, mid) {
+            if let (Some(p), Some(src), Some(mid)) = (&self.placed, &self.sources, mid) {
                 // The subject the orbit is locked on, where the flow found it at the focus
                 // plane: the flow's view alone (the sweep's coarse volume can smooth a small
                 // subject's depth into its surroundings', and move it).
                 let mut subject = p.still.clone();
-                near_focus(&mut subject, mid, focus);
+                near_focus(&mut subject, mid, &src.focus);
                 for s in &mut swept {
                     for (s, &still) in s.data.iter_mut().zip(&subject) {
                         if still {
