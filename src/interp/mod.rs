@@ -175,13 +175,20 @@ const SUBJECT_RADIUS: f64 = 0.15;
 /// the subject is there; elsewhere, things at about its depth are scenery like any other.
 fn near_focus(mask: &mut [bool], cam: &Camera, focus: &Point3<f64>) {
     let w = cam.width as usize;
-    let r = SUBJECT_RADIUS * cam.width.min(cam.height) as f64;
-    let c = cam.project(focus);
+    let near = focus_disc(cam, focus);
     mask.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
         for (x, m) in row.iter_mut().enumerate() {
-            *m &= c.is_some_and(|c| (x as f64 - c.x).hypot(y as f64 - c.y) <= r);
+            *m &= near(x, y);
         }
     });
+}
+
+/// Whether pixel (x, y) of camera `cam` is within `SUBJECT_RADIUS` of where it sees `focus`
+/// (never, for a focus behind it).
+fn focus_disc(cam: &Camera, focus: &Point3<f64>) -> impl Fn(usize, usize) -> bool + Sync {
+    let r = SUBJECT_RADIUS * cam.width.min(cam.height) as f64;
+    let c = cam.project(focus);
+    move |x, y| c.is_some_and(|c| (x as f64 - c.x).hypot(y as f64 - c.y) <= r)
 }
 
 /// How far (output pixels) a pixel at the focus depth reaches: the subject's edges, where
@@ -525,13 +532,16 @@ impl PairFlow {
                 // The subject the orbit is locked on, where the flow found it at the focus
                 // plane: the flow's view alone (the sweep's coarse volume can smooth a small
                 // subject's depth into its surroundings', and move it).
-                let mut subject = p.still.clone();
-                near_focus(&mut subject, mid, &src.focus);
-                for s in &mut swept {
-                    for (s, &still) in s.data.iter_mut().zip(&subject) {
-                        if still {
-                            *s = f32::NAN;
-                        }
+                let near = focus_disc(mid, &src.focus);
+                let w = p.out.0;
+                for (i, _) in p
+                    .still
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, &s)| s && near(i % w, i / w))
+                {
+                    for s in &mut swept {
+                        s.data[i] = f32::NAN;
                     }
                 }
             }
