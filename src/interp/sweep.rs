@@ -507,12 +507,30 @@ fn colours(
     // About the subject's depth: within 3 full-size pixels of parallax, and a plane.
     let spacing = (inv[0] - inv[inv.len() - 1]).abs() / (inv.len() - 1).max(1) as f64;
     let near = spacing * (3.0 / (STEP_PX * scale)).max(1.0);
+    // The planes whose points may not take a subject pixel's colour.
+    let off_subject: Vec<bool> = inv
+        .iter()
+        .map(|&wk| {
+            subject
+                .as_ref()
+                .is_some_and(|s| (wk - s.inv_depth).abs() > near)
+        })
+        .collect();
+    let row = Row {
+        img,
+        subject: subject.as_ref().map(|s| s.pixels),
+        off_subject: &off_subject,
+        hs,
+        post,
+        // The coarse pixel under each full-size column.
+        cols: (0..w)
+            .map(|x| (((x as f64 + 0.5) / scale - 0.5).round().max(0.0) as usize).min(cw - 1))
+            .collect(),
+        steps: [hs[0].row(0.0, 0.0).1, hs[1].row(0.0, 0.0).1],
+        t,
+    };
     let mut out = [Plane::new(w, h), Plane::new(w, h), Plane::new(w, h)];
     let [r, g, b] = &mut out;
-    // The coarse pixel under each full-size column.
-    let cols: Vec<usize> = (0..w)
-        .map(|x| (((x as f64 + 0.5) / scale - 0.5).round().max(0.0) as usize).min(cw - 1))
-        .collect();
     r.data
         .par_chunks_mut(w)
         .zip(g.data.par_chunks_mut(w))
@@ -527,53 +545,87 @@ fn colours(
                 for (s, &wk) in starts.iter_mut().zip(inv) {
                     *s = (hs[0].row(y as f64, wk).0, hs[1].row(y as f64, wk).0);
                 }
-                let steps = [hs[0].row(0.0, 0.0).1, hs[1].row(0.0, 0.0).1];
-                for x in 0..w {
-                    let xf = x as f32;
-                    let mut acc = [0f32; 4];
-                    for &(k, wt) in &post.likely[cy * cw + cols[x]] {
-                        if wt < MIN_WEIGHT {
-                            break;
-                        }
-                        let (sa0, sb0) = &starts[k as usize];
-                        let sample = |i: usize, s0: &[f32; 3]| {
-                            let d = &steps[i];
-                            let z = s0[2] + d[2] * xf;
-                            if z <= 0.0 {
-                                return None;
-                            }
-                            let (px, py) =
-                                hs[i].pixel((s0[0] + d[0] * xf) / z, (s0[1] + d[1] * xf) / z)?;
-                            let c = img[i].sample(px, py)?;
-                            match &subject {
-                                // In the image, as `sample` said, so the index is too.
-                                Some(s)
-                                    if (inv[k as usize] - s.inv_depth).abs() > near
-                                        && s.pixels[i][img[i].index(px, py)] =>
-                                {
-                                    None
-                                }
-                                _ => Some(c),
-                            }
-                        };
-                        let c: [f32; 3] = match (sample(0, sa0), sample(1, sb0)) {
-                            (Some(p), Some(q)) => std::array::from_fn(|i| p[i] + t * (q[i] - p[i])),
-                            (Some(p), None) | (None, Some(p)) => p,
-                            (None, None) => continue,
-                        };
-                        for i in 0..3 {
-                            acc[i] += wt * c[i];
-                        }
-                        acc[3] += wt;
-                    }
-                    let n = if acc[3] > 0.0 { 1.0 / acc[3] } else { f32::NAN };
-                    rr[x] = acc[0] * n;
-                    gg[x] = acc[1] * n;
-                    bb[x] = acc[2] * n;
-                }
+                colours_row(&row, starts, cy * cw, [rr, gg, bb]);
             },
         );
     out
+}
+
+/// What every row of [`colours`] shares.
+struct Row<'a> {
+    img: [&'a Rgb; 2],
+    subject: Option<[&'a [bool]; 2]>,
+    off_subject: &'a [bool],
+    hs: &'a [Homography; 2],
+    post: &'a Posterior,
+    cols: Vec<usize>,
+    steps: [[f32; 3]; 2],
+    t: f32,
+}
+
+impl Row<'_> {
+    /// Camera `i`'s colour at the point of the row's pixel `x` on a plane (`s0`: the plane's
+    /// projection of the row's first pixel), unless `off` (the plane is away from the
+    /// subject's depth) and the camera's pixel there is the subject's.
+    #[inline(always)]
+    fn sample(&self, i: usize, s0: &[f32; 3], x: f32, off: bool) -> Option<[f32; 3]> {
+        let d = &self.steps[i];
+        let z = s0[2] + d[2] * x;
+        if z <= 0.0 {
+            return None;
+        }
+        let (px, py) = self.hs[i].pixel((s0[0] + d[0] * x) / z, (s0[1] + d[1] * x) / z)?;
+        let c = self.img[i].sample(px, py)?;
+        match self.subject {
+            // In the image, as `sample` said, so the index is too.
+            Some(s) if off && s[i][self.img[i].index(px, py)] => None,
+            _ => Some(c),
+        }
+    }
+}
+
+/// One row of [`colours`] (its posterior row starting at `post_row`), compiled for the
+/// best SIMD level of the CPU: the samples' `floor` and `round` are one instruction there,
+/// library calls on baseline x86-64.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn colours_row(
+    row: &Row,
+    starts: &[([f32; 3], [f32; 3])],
+    post_row: usize,
+    [rr, gg, bb]: [&mut [f32]; 3],
+) {
+    let Row {
+        off_subject,
+        post,
+        cols,
+        t,
+        ..
+    } = row;
+    for x in 0..rr.len() {
+        let xf = x as f32;
+        let mut acc = [0f32; 4];
+        for &(k, wt) in &post.likely[post_row + cols[x]] {
+            if wt < MIN_WEIGHT {
+                break;
+            }
+            let k = k as usize;
+            let (sa0, sb0) = &starts[k];
+            let off = off_subject[k];
+            let c: [f32; 3] = match (row.sample(0, sa0, xf, off), row.sample(1, sb0, xf, off)) {
+                (Some(p), Some(q)) => std::array::from_fn(|i| p[i] + t * (q[i] - p[i])),
+                (Some(p), None) | (None, Some(p)) => p,
+                (None, None) => continue,
+            };
+            for i in 0..3 {
+                acc[i] += wt * c[i];
+            }
+            acc[3] += wt;
+        }
+        let n = if acc[3] > 0.0 { 1.0 / acc[3] } else { f32::NAN };
+        rr[x] = acc[0] * n;
+        gg[x] = acc[1] * n;
+        bb[x] = acc[2] * n;
+    }
 }
 
 #[cfg(test)]
