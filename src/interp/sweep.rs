@@ -19,13 +19,15 @@
 //! pyramid level whose cells (pixels times planes) fit a budget; the colours are sampled at
 //! full resolution. The view may be a virtual camera's of any size (an orbit's output frame).
 //! The two cameras may have lens distortion (each ray's point is projected through it); a
-//! distorted view is left to the flow (`None`).
+//! distorted view is swept from its pinhole twin and resampled through its lens.
 //!
 //! The kernels are a few dozen lines over our own camera and image types, so written here.
 
 use super::sgm::{self, Penalties};
+use crate::align::undistort;
 use crate::camera::{Camera, Intrinsics};
 use crate::flow::pyramid::downsample;
+use crate::flow::warp::sample_clamped;
 use crate::frame::Plane;
 use multiversion::multiversion;
 use nalgebra::{Matrix3, Vector3};
@@ -232,9 +234,8 @@ impl Rgb {
 
 /// The view of camera `mid`, `t` of the way from camera `ca` (image `a`) to `cb` (image
 /// `b`), its depths swept over `inv_depth` (inverse depths in `mid`'s frame, near then far).
-/// NaN where neither camera sees any of the pixel's plausible points; `None` for a view
-/// camera with lens distortion. The pixels of `a` and `b` marked in `subject` colour only points
-/// at about its depth.
+/// NaN where neither camera sees any of the pixel's plausible points. The pixels of `a` and
+/// `b` marked in `subject` colour only points at about its depth.
 pub(crate) fn render(
     (a, ca): (&[Plane; 3], &Camera),
     (b, cb): (&[Plane; 3], &Camera),
@@ -243,10 +244,13 @@ pub(crate) fn render(
     inv_depth: (f64, f64),
     subject: Option<Subject>,
     effort: Effort,
-) -> Option<[Plane; 3]> {
-    // The view's pixels are rays through a pinhole; the cameras' may be distorted.
+) -> [Plane; 3] {
+    // The sweep's rays are a pinhole's (a row's projections are linear in x): a view with
+    // lens distortion is swept from its pinhole twin, then seen through its lens.
     if mid.intrinsics.dist.iter().any(|&d| d != 0.0) {
-        return None;
+        let twin = pinhole_twin(mid);
+        let straight = render((a, ca), (b, cb), &twin, t, inv_depth, subject, effort);
+        return through_lens(&straight, mid, &twin.intrinsics);
     }
     // The view is the in-between camera's, whatever the size of the images it looks through.
     let (w, h) = (mid.width as usize, mid.height as usize);
@@ -289,7 +293,7 @@ pub(crate) fn render(
         level,
     };
     drop(smooth);
-    Some(colours(
+    colours(
         [&Rgb::new(a), &Rgb::new(b)],
         subject,
         &full,
@@ -297,7 +301,71 @@ pub(crate) fn render(
         &post,
         &inv,
         t,
-    ))
+    )
+}
+
+/// A pinhole camera at `cam`'s pose and focal length whose image holds every ray of `cam`'s
+/// (whose lens may bend its borders outwards, barrel distortion): the image grown to the
+/// rays of `cam`'s border pixels, by at most half its size each way.
+fn pinhole_twin(cam: &Camera) -> Camera {
+    let k = &cam.intrinsics;
+    let (w, h) = (cam.width as f64, cam.height as f64);
+    let (mut lo, mut hi) = ((0.0f64, 0.0f64), (w - 1.0, h - 1.0));
+    let border = (0..cam.width).flat_map(|x| [(x as f64, 0.0), (x as f64, h - 1.0)]);
+    let sides = (0..cam.height).flat_map(|y| [(0.0, y as f64), (w - 1.0, y as f64)]);
+    for (u, v) in border.chain(sides) {
+        let (nx, ny) = undistort(k, u, v);
+        let (px, py) = (k.fx * nx + k.cx, k.fy * ny + k.cy);
+        lo = (lo.0.min(px), lo.1.min(py));
+        hi = (hi.0.max(px), hi.1.max(py));
+    }
+    let (x0, y0) = (
+        (-lo.0).clamp(0.0, w / 2.0).ceil() + 1.0,
+        (-lo.1).clamp(0.0, h / 2.0).ceil() + 1.0,
+    );
+    let (x1, y1) = (
+        (hi.0 - w + 1.0).clamp(0.0, w / 2.0).ceil() + 1.0,
+        (hi.1 - h + 1.0).clamp(0.0, h / 2.0).ceil() + 1.0,
+    );
+    let mut twin = cam.clone();
+    twin.intrinsics.dist = [0.0; 5];
+    twin.intrinsics.cx += x0;
+    twin.intrinsics.cy += y0;
+    twin.width = cam.width + (x0 + x1) as u32;
+    twin.height = cam.height + (y0 + y1) as u32;
+    twin
+}
+
+/// A pinhole view (`straight`, of camera matrix `pin`) as camera `cam` sees it through its
+/// lens: each pixel sampled (bilinear) where its ray meets the pinhole's image; NaN off it.
+fn through_lens(straight: &[Plane; 3], cam: &Camera, pin: &Intrinsics) -> [Plane; 3] {
+    let (sw, sh) = (straight[0].width, straight[0].height);
+    let (w, h) = (cam.width as usize, cam.height as usize);
+    let k = &cam.intrinsics;
+    let mut out = [Plane::new(w, h), Plane::new(w, h), Plane::new(w, h)];
+    let [r, g, b] = &mut out;
+    r.data
+        .par_chunks_mut(w)
+        .zip(g.data.par_chunks_mut(w))
+        .zip(b.data.par_chunks_mut(w))
+        .enumerate()
+        .for_each(|(y, ((rr, gg), bb))| {
+            for x in 0..w {
+                let (nx, ny) = undistort(k, x as f64, y as f64);
+                let (px, py) = ((pin.fx * nx + pin.cx) as f32, (pin.fy * ny + pin.cy) as f32);
+                let c = if px >= 0.0 && py >= 0.0 && px <= (sw - 1) as f32 && py <= (sh - 1) as f32
+                {
+                    // NaN (a pixel the sweep left unknown) spreads to its neighbours' samples.
+                    straight.each_ref().map(|p| sample_clamped(p, px, py))
+                } else {
+                    [f32::NAN; 3]
+                };
+                rr[x] = c[0];
+                gg[x] = c[1];
+                bb[x] = c[2];
+            }
+        });
+    out
 }
 
 /// Pixels of the two cameras known to lie at one depth (the focus plane of an aligned
@@ -666,8 +734,7 @@ mod tests {
         let (a, b) = (s.render_view(&ca, 0), s.render_view(&cb, 0));
         let truth = s.render_view(&mid, 0);
         let [pa, pb] = [&a, &b].map(Plane::channels);
-        let made = render((&pa, &ca), (&pb, &cb), &mid, 0.5, range, None, Effort::VIEW)
-            .expect("pinhole cameras");
+        let made = render((&pa, &ca), (&pb, &cb), &mid, 0.5, range, None, Effort::VIEW);
         // Unknown only where neither camera sees the sky's points (NaN: black here).
         let unknown = made[0].data.iter().filter(|v| v.is_nan()).count();
         assert!(
@@ -692,7 +759,7 @@ mod tests {
         let (s, [ca, cb, _], range) = pair(12);
         let (a, b) = (s.render_view(&ca, 0), s.render_view(&cb, 0));
         let [pa, pb] = [&a, &b].map(Plane::channels);
-        let made = render((&pa, &ca), (&pb, &cb), &ca, 0.0, range, None, Effort::VIEW).unwrap();
+        let made = render((&pa, &ca), (&pb, &cb), &ca, 0.0, range, None, Effort::VIEW);
         for (m, p) in made.iter().zip(&pa) {
             for (i, (m, p)) in m.data.iter().zip(&p.data).enumerate() {
                 assert!(
@@ -715,8 +782,7 @@ mod tests {
         let (a, b) = (s.render_view(&ca, 0), s.render_view(&cb, 0));
         let [pa, pb] = [&a, &b].map(Plane::channels);
         let truth = s.render_view(&mid, 0);
-        let made = render((&pa, &ca), (&pb, &cb), &mid, 0.5, range, None, Effort::VIEW)
-            .expect("a pinhole view");
+        let made = render((&pa, &ca), (&pb, &cb), &mid, 0.5, range, None, Effort::VIEW);
         let swept = psnr(&Plane::to_rgb(&made), &truth);
         eprintln!("swept through distorted cameras {swept:.2} dB");
         assert!(swept > 18.0, "swept {swept:.2} dB");
@@ -732,8 +798,7 @@ mod tests {
             range,
             None,
             Effort::VIEW,
-        )
-        .expect("a pinhole view");
+        );
         let straight = psnr(&Plane::to_rgb(&made), &s.render_view(&pin_a, 0));
         let as_taken = psnr(&a, &s.render_view(&pin_a, 0));
         // Measured: 35.5 dB, the distorted image itself 25.4.
@@ -745,19 +810,38 @@ mod tests {
     }
 
     #[test]
-    fn a_distorted_view_is_left_to_the_flow() {
-        let (s, [ca, cb, mut mid], range) = pair(12);
-        mid.intrinsics.dist[0] = -0.1;
-        let img = Plane::channels(&s.render_view(&cb, 0));
-        let made = render(
-            (&img, &ca),
-            (&img, &cb),
-            &mid,
-            0.5,
-            range,
-            None,
-            Effort::VIEW,
+    fn a_distorted_view_is_seen_through_its_lens() {
+        // The in-between camera with strong barrel distortion (an `interp --rig` of two
+        // distorted cameras) is swept from its pinhole twin, whose image is grown to hold
+        // every ray of the lens, then resampled through the lens.
+        let (s, [mut ca, mut cb, mut mid], range) = pair(12);
+        for c in [&mut ca, &mut cb, &mut mid] {
+            c.intrinsics.dist = [-0.35, 0.1, 0.0, 0.0, 0.0];
+        }
+        let twin = pinhole_twin(&mid);
+        assert!(twin.intrinsics.dist == [0.0; 5]);
+        assert!(twin.width > mid.width && twin.height > mid.height);
+        // The twin's own true view, through the lens, is the distorted camera's: measured
+        // 35.3 dB (what is left is the resampling's blur).
+        let truth = s.render_view(&mid, 0);
+        let twin_truth = Plane::channels(&s.render_view(&twin, 0));
+        let bent = through_lens(&twin_truth, &mid, &twin.intrinsics);
+        assert!(
+            bent[0].data.iter().all(|v| v.is_finite()),
+            "rays off the twin"
         );
-        assert!(made.is_none());
+        let reproduced = psnr(&Plane::to_rgb(&bent), &truth);
+        assert!(reproduced > 30.0, "{reproduced:.2} dB");
+        // The swept view: as near its truth as the pinhole pair's (18.84 dB). Measured 18.67.
+        let [pa, pb] = [&ca, &cb].map(|c| Plane::channels(&s.render_view(c, 0)));
+        let made = render((&pa, &ca), (&pb, &cb), &mid, 0.5, range, None, Effort::VIEW);
+        let unknown = made[0].data.iter().filter(|v| v.is_nan()).count();
+        let swept = psnr(&Plane::to_rgb(&made), &truth);
+        eprintln!("twin {reproduced:.2} dB; swept {swept:.2} dB, {unknown} unknown");
+        assert!(swept > 18.0, "swept {swept:.2} dB");
+        assert!(
+            unknown < made[0].data.len() / 50,
+            "{unknown} pixels unknown"
+        );
     }
 }
