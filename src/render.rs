@@ -120,7 +120,7 @@ pub struct RenderOptions {
     /// Flow parameters for view synthesis.
     pub flow: FlowParams,
     /// With a calibration, each synthesized view also gets the plane sweep from its virtual
-    /// camera through the two real ones, averaged with the flow's (about three times the time;
+    /// camera through the two real ones, averaged with the flow's (about 2.5 times the time;
     /// the quality preset).
     pub sweep: bool,
     /// The cameras to orbit over, `(A, B)` by name or 1-based number (reversed when A comes

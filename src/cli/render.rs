@@ -126,7 +126,7 @@ pub struct Args {
     interp: Option<u32>,
     /// Flow preset for view synthesis: fast, balanced or quality. With a calibration,
     /// quality also makes each view by a plane sweep through the two cameras and averages
-    /// it in (sharper views, about 3 times the time).
+    /// it in (sharper views, about 2.5 times the time).
     #[arg(long, default_value = "balanced")]
     flow_preset: String,
     /// Print the schedule (one entry per output frame: time, cameras, fraction) and stop.
