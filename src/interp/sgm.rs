@@ -40,8 +40,17 @@ pub fn aggregate(cost: &[f32], w: usize, h: usize, d: usize, pen: Penalties) -> 
                     } else {
                         step(&prev, c, &mut cur, pen);
                     }
-                    for (s, v) in sum[x * d..(x + 1) * d].iter_mut().zip(&cur) {
-                        *s += v;
+                    let sum = &mut sum[x * d..(x + 1) * d];
+                    if forward {
+                        // The first path sets every cell, so the calloc'd volume is written
+                        // before it is ever read: a read would map the shared zero page and
+                        // the write then take a copy-on-write fault with a TLB shootdown
+                        // across all threads.
+                        sum.copy_from_slice(&cur);
+                    } else {
+                        for (s, v) in sum.iter_mut().zip(&cur) {
+                            *s += v;
+                        }
                     }
                     std::mem::swap(&mut prev, &mut cur);
                 }
