@@ -32,7 +32,34 @@ pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
                 .sum::<f64>()
         })
         .sum();
-    let mse = sse / a.data.len() as f64;
+    db(sse / a.data.len() as f64)
+}
+
+/// PSNR in dB over the rectangle (left, top, width, height) only, clamped to the images.
+pub fn psnr_region(a: &RgbImage, b: &RgbImage, (x0, y0, w, h): (u32, u32, u32, u32)) -> f64 {
+    assert_eq!(
+        (a.width, a.height),
+        (b.width, b.height),
+        "PSNR needs images of one size"
+    );
+    let (x1, y1) = ((x0 + w).min(a.width), (y0 + h).min(a.height));
+    let (mut sse, mut n) = (0.0, 0usize);
+    for y in y0..y1 {
+        let row = |img: &RgbImage| {
+            let s = (y * img.width) as usize * 3;
+            img.data[s + 3 * x0 as usize..s + 3 * x1 as usize].to_vec()
+        };
+        for (p, q) in row(a).iter().zip(&row(b)) {
+            let d = *p as f64 - *q as f64;
+            sse += d * d;
+            n += 1;
+        }
+    }
+    db(sse / n.max(1) as f64)
+}
+
+/// PSNR of a mean squared error (8-bit peak 255); infinite for none.
+fn db(mse: f64) -> f64 {
     if mse == 0.0 {
         f64::INFINITY
     } else {

@@ -23,7 +23,8 @@
 //! displacement of a sizeable fraction of the image is a few pixels there. The flow at
 //! `finest_scale` is upsampled to the input size. Around the passes: [`warp`] (bilinear
 //! backward warp), [`consistency`] (forward-backward check, occlusion map), [`flo`]
-//! (Middlebury .flo files), [`viz`] (Middlebury colour coding).
+//! (Middlebury .flo files), [`viz`] (Middlebury colour coding), [`refill`] (inconsistent
+//! pixels take the best of their consistent neighbours' flows).
 //!
 //! Before the passes, [`global_search`] can seed the pyramid for large displacements
 //! (neighbouring cameras of a ring): `global_search::compute_flow_large` is what the CLI and
@@ -48,6 +49,7 @@ pub mod global_search;
 pub mod inverse_search;
 pub mod params;
 pub mod pyramid;
+pub mod refill;
 #[cfg(test)]
 mod testutil;
 pub mod variational;

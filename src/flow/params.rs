@@ -98,6 +98,11 @@ pub struct FlowParams {
     pub mean_normalization: bool,
     /// Let each patch try its already-solved neighbours' flow as a starting point.
     pub spatial_propagation: bool,
+    /// Let each patch also try no motion at all as a starting point: on a rig whose cameras
+    /// converge on a subject, the subject barely moves between neighbours while the scene
+    /// behind it moves far, and the coarse levels give a small subject the scene's motion.
+    #[serde(default)]
+    pub still_candidate: bool,
 }
 
 impl Default for FlowParams {
@@ -126,6 +131,7 @@ impl FlowParams {
             delta: 5.0,
             mean_normalization: true,
             spatial_propagation: false,
+            still_candidate: false,
         };
         // Measured on 1080p pairs (see the `flow` module documentation): over-relaxation
         // 1.85 makes the SOR converge far better than OpenCV's 1.6 for the same sweeps, and

@@ -183,7 +183,10 @@ impl PairGeometry {
 
     /// Where camera `mid`, `t` of the way from A to B, sees each pixel of A (`from_a`) or of
     /// B, triangulated as `tri` from `matches`. Returns x and y per pixel, NaN where the
-    /// match is unknown or the point is behind `mid`.
+    /// match is unknown or the point is behind `mid`, and the point's nearness to `mid`: its
+    /// inverse depth there in pixels of parallax between A and B (focal length times
+    /// baseline over depth; 0 at infinity, NaN where no point was triangulated), the depth
+    /// order of the splat ([`super::splat::Depth`]).
     pub(crate) fn targets(
         &self,
         matches: &Motion,
@@ -191,22 +194,25 @@ impl PairGeometry {
         from_a: bool,
         t: f32,
         mid: &Camera,
-    ) -> [Vec<f32>; 2] {
+    ) -> [Vec<f32>; 3] {
         // How far from the pixel's camera towards the other the in-between camera is.
         let along = if from_a { t as f64 } else { 1.0 - t as f64 };
         let (rs, mid) = (View::new(self.ends(from_a).0), View::new(mid));
         let w = matches.width;
         let n = w * matches.height;
-        let (mut tx, mut ty) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+        let (mut tx, mut ty, mut near) = (vec![f32::NAN; n], vec![f32::NAN; n], vec![f32::NAN; n]);
+        let parallax =
+            (mid.cam.intrinsics.fx * (self.a.pose.centre() - self.b.pose.centre()).norm()) as f32;
         let pinhole = (!rs.distorted && !mid.distorted).then(|| Pinhole::new(&rs, &mid, along));
         tx.par_chunks_mut(w)
             .zip(ty.par_chunks_mut(w))
+            .zip(near.par_chunks_mut(w))
             .enumerate()
-            .for_each(|(y, (ox, oy))| match &pinhole {
-                Some(p) => targets_row_pinhole(matches, tri, y, p, ox, oy),
-                None => targets_row(matches, tri, y, [&rs, &mid], along, ox, oy),
+            .for_each(|(y, ((ox, oy), on))| match &pinhole {
+                Some(p) => targets_row_pinhole(matches, tri, y, p, [ox, oy, on], parallax),
+                None => targets_row(matches, tri, y, [&rs, &mid], along, [ox, oy, on], parallax),
             });
-        [tx, ty]
+        [tx, ty, near]
     }
 
     /// The inverse depths in camera `view` of the triangulated matches (every third pixel of
@@ -240,6 +246,15 @@ impl PairGeometry {
     }
 
     /// The pair's cameras, A and B.
+    /// The nearness (as [`PairGeometry::targets`] gives it) of the pair's turning axis at
+    /// the cameras' height, as camera `mid` sees it: about the subject's, on a rig whose
+    /// cameras turn about it. `None` for cameras that do not turn, or an axis behind `mid`.
+    pub(crate) fn axis_nearness(&self, mid: &Camera) -> Option<f32> {
+        let z = mid.pose.to_camera(&self.focus).z;
+        let parallax = mid.intrinsics.fx * (self.a.pose.centre() - self.b.pose.centre()).norm();
+        (z > 0.0 && z < 1e6).then(|| (parallax / z) as f32)
+    }
+
     pub(crate) fn cameras(&self) -> (&Camera, &Camera) {
         (&self.a, &self.b)
     }
@@ -367,8 +382,8 @@ fn targets_row_pinhole(
     tri: &Triangulated,
     y: usize,
     p: &Pinhole,
-    ox: &mut [f32],
-    oy: &mut [f32],
+    [ox, oy, on]: [&mut [f32]; 3],
+    parallax: f32,
 ) {
     let w = matches.width;
     let row = y * w..(y + 1) * w;
@@ -422,6 +437,13 @@ fn targets_row_pinhole(
         };
         ox[x] = if known { tx } else { f32::NAN };
         oy[x] = if known { ty } else { f32::NAN };
+        on[x] = if !placed {
+            f32::NAN
+        } else if fin {
+            parallax * iz
+        } else {
+            0.0
+        };
     }
 }
 
@@ -434,8 +456,8 @@ fn targets_row(
     y: usize,
     [rs, mid]: [&View; 2],
     along: f64,
-    ox: &mut [f32],
-    oy: &mut [f32],
+    [ox, oy, on]: [&mut [f32]; 3],
+    parallax: f32,
 ) {
     let w = matches.width;
     for x in 0..w {
@@ -450,9 +472,13 @@ fn targets_row(
         } else {
             let ds = rs.dir(xs, ys);
             let seen = if depth.is_infinite() {
+                on[x] = 0.0;
                 mid.project(&ds, 0.0)
             } else {
-                mid.project(&(rs.centre + ds * depth), 1.0)
+                let p = rs.centre + ds * depth;
+                let z = (mid.rotation * p + mid.translation).z;
+                on[x] = (parallax as f64 / z) as f32;
+                mid.project(&p, 1.0)
             };
             seen.map(|q| {
                 (
@@ -520,7 +546,7 @@ mod tests {
         let flow = FlowField::from_fn(64, 48, |_, _| (shift, 0.0));
         let m = Motion::of(&flow);
         let tri = g.triangulate(&m, true);
-        let [tx, ty] = g.targets(&m, &tri, true, 0.5, &mid);
+        let [tx, ty, _] = g.targets(&m, &tri, true, 0.5, &mid);
         for i in 0..64 * 48 {
             let (x, y) = ((i % 64) as f32, (i / 64) as f32);
             assert!(
@@ -573,19 +599,29 @@ mod tests {
         let (rs, vm) = (View::new(&a), View::new(&mid));
         let pinhole = Pinhole::new(&rs, &vm, 0.4);
         for y in 0..48 {
-            let (mut gx, mut gy) = (vec![f32::NAN; 64], vec![f32::NAN; 64]);
-            let (mut px, mut py) = (vec![f32::NAN; 64], vec![f32::NAN; 64]);
-            targets_row(&m, &tri, y, [&rs, &vm], 0.4, &mut gx, &mut gy);
-            targets_row_pinhole(&m, &tri, y, &pinhole, &mut px, &mut py);
+            let [mut gx, mut gy, mut gn, mut px, mut py, mut pn] =
+                std::array::from_fn(|_| vec![f32::NAN; 64]);
+            targets_row(
+                &m,
+                &tri,
+                y,
+                [&rs, &vm],
+                0.4,
+                [&mut gx, &mut gy, &mut gn],
+                1.0,
+            );
+            targets_row_pinhole(&m, &tri, y, &pinhole, [&mut px, &mut py, &mut pn], 1.0);
             for x in 0..64 {
                 let same = |p: f32, q: f32| (p.is_nan() && q.is_nan()) || (p - q).abs() < 1e-3;
                 assert!(
-                    same(gx[x], px[x]) && same(gy[x], py[x]),
-                    "({x}, {y}): general ({}, {}), pinhole ({}, {})",
+                    same(gx[x], px[x]) && same(gy[x], py[x]) && same(gn[x], pn[x]),
+                    "({x}, {y}): general ({}, {}, {}), pinhole ({}, {}, {})",
                     gx[x],
                     gy[x],
+                    gn[x],
                     px[x],
-                    py[x]
+                    py[x],
+                    pn[x]
                 );
             }
         }

@@ -9,11 +9,37 @@
 //! target is cut into bands of rows: each band is owned by one task, which scans only the
 //! source rows that can land in it. No locks, no per-thread copies of the image, and the
 //! result does not depend on the number of threads.
+//!
+//! Softmax splatting needs a depth order where a near and a far pixel land on one target
+//! pixel: the paper learns it (its metric Z); brightness constancy alone cannot give it, since
+//! the background behind the subject in the in-between view is seen well by both cameras
+//! and would be averaged with the subject, which then shows as a ghost. Given each source
+//! pixel's nearness ([`Depth`]: parallax in pixels, from the calibration's depth or from the
+//! flow), the splat is a soft z-buffer: a first pass finds the front (the nearest reliable
+//! source) at each target pixel ([`front`]), and the splat weighs each source by how far
+//! behind that front it lies, `exp(-(front - nearness) / SOFTNESS)`, so what is behind the
+//! subject gives way to it, and surfaces within a pixel or two of parallax still blend.
 
 use crate::flow::FlowField;
 use crate::frame::Plane;
 use multiversion::multiversion;
 use rayon::prelude::*;
+
+/// How many pixels of parallax behind the front halve a source's weight, about: flow noise
+/// should blend, a surface behind another should not show through it.
+const SOFTNESS: f32 = 1.5;
+/// Least importance (exp(Z), 0..1) of a source pixel for it to set the front: a pixel whose
+/// flow lands on another colour is probably wrong, and must not hide what is behind it.
+const RELIABLE: f32 = 0.25;
+
+/// Each source pixel's nearness (higher is nearer; pixels of parallax between the pair's
+/// cameras, NaN where unknown) and the front to splat against (per target pixel, the
+/// nearness of the nearest reliable source of either camera: see [`front`]).
+#[derive(Clone, Copy)]
+pub struct Depth<'a> {
+    pub nearness: &'a [f32],
+    pub front: &'a [f32],
+}
 
 /// Rows per band of the target.
 const BAND: usize = 16;
@@ -69,15 +95,79 @@ pub fn splat(
     importance: &Plane,
     out: (usize, usize),
     radius: f32,
+    depth: Option<Depth>,
 ) -> Splat {
-    let (w, h) = (motion.width, motion.height);
     let (ow, oh) = out;
     let radius = radius.max(1.0);
-    // The range of target rows each segment of each source row can reach. Per segment, not
-    // per row: where the vertical flow varies along a row, a whole-row range would make many
-    // bands scan the full row for nothing.
+    let spans = spans(motion, t, radius);
+
+    // Zeroed by writing, not by `vec!` (calloc): calloc hands out untouched pages that map the
+    // shared zero page, and the first `+=` into each then takes a copy-on-write fault with a
+    // TLB shootdown across all threads, which cost 15% of a 1080p view.
+    let mut acc = Vec::with_capacity(ow * oh);
+    acc.resize(ow * oh, [0f32; 4]);
+    acc.par_chunks_mut(BAND * ow)
+        .enumerate()
+        .for_each(|(band, out)| {
+            let job = Band {
+                motion,
+                t,
+                importance,
+                spans: &spans,
+                ow,
+                radius,
+                band,
+            };
+            splat_band(src, &job, depth, out)
+        });
+    Splat {
+        width: ow,
+        height: oh,
+        acc,
+    }
+}
+
+/// The front of one camera's splat: at each target pixel of `out`, the largest nearness of
+/// the reliable sources (importance at least `RELIABLE`) whose kernel reaches it, -inf where
+/// none does. The front of a pair's view is the larger of its two cameras' fronts.
+pub fn front(
+    motion: &Motion,
+    t: f32,
+    importance: &Plane,
+    nearness: &[f32],
+    out: (usize, usize),
+    radius: f32,
+) -> Vec<f32> {
+    let (ow, oh) = out;
+    let radius = radius.max(1.0);
+    let spans = spans(motion, t, radius);
+    let mut front = Vec::with_capacity(ow * oh);
+    front.resize(ow * oh, f32::NEG_INFINITY);
+    front
+        .par_chunks_mut(BAND * ow)
+        .enumerate()
+        .for_each(|(band, out)| {
+            let job = Band {
+                motion,
+                t,
+                importance,
+                spans: &spans,
+                ow,
+                radius,
+                band,
+            };
+            front_band(&job, nearness, out)
+        });
+    front
+}
+
+/// The range of target rows each segment of each source row can reach. Per segment, not per
+/// row: where the vertical flow varies along a row, a whole-row range would make many bands
+/// scan the full row for nothing.
+fn spans(motion: &Motion, t: f32, radius: f32) -> Vec<(i64, i64)> {
+    let (w, h) = (motion.width, motion.height);
     let segs = w.div_ceil(SEGMENT);
-    let spans: Vec<(i64, i64)> = (0..h * segs)
+    (0..h * segs)
         .into_par_iter()
         .map(|k| {
             let (y, seg) = (k / segs, k % segs);
@@ -98,103 +188,128 @@ pub fn splat(
                 )
             }
         })
-        .collect();
-
-    // Zeroed by writing, not by `vec!` (calloc): calloc hands out untouched pages that map the
-    // shared zero page, and the first `+=` into each then takes a copy-on-write fault with a
-    // TLB shootdown across all threads, which cost 15% of a 1080p view.
-    let mut acc = Vec::with_capacity(ow * oh);
-    acc.resize(ow * oh, [0f32; 4]);
-    acc.par_chunks_mut(BAND * ow)
-        .enumerate()
-        .for_each(|(band, out)| {
-            splat_band(src, motion, t, importance, &spans, ow, radius, band, out)
-        });
-    Splat {
-        width: ow,
-        height: oh,
-        acc,
-    }
+        .collect()
 }
 
-/// Splats into band `band` of the target (`out`, whole rows) every source segment whose
-/// `spans` entry reaches it. Compiled for the best SIMD level of the CPU (`floor` is one
-/// instruction there, a library call on baseline x86-64).
-#[multiversion(targets("x86_64+avx+avx2+fma"))]
-#[allow(clippy::too_many_arguments)]
-fn splat_band(
-    src: &[Plane; 3],
-    motion: &Motion,
+/// One band of a scatter: the source, where it goes, and which target rows the band holds.
+struct Band<'a> {
+    motion: &'a Motion<'a>,
     t: f32,
-    importance: &Plane,
-    spans: &[(i64, i64)],
+    importance: &'a Plane,
+    spans: &'a [(i64, i64)],
     ow: usize,
     radius: f32,
     band: usize,
-    out: &mut [[f32; 4]],
-) {
-    let w = motion.width;
-    let segs = w.div_ceil(SEGMENT);
-    let y0 = (band * BAND) as i64;
-    let y1 = y0 + (out.len() / ow) as i64;
-    let inv_r = 1.0 / radius;
-    for (k, &(lo, hi)) in spans.iter().enumerate() {
-        if hi < y0 || lo >= y1 {
-            continue;
-        }
-        let (sy, seg) = (k / segs, k % segs);
-        let row = sy * w;
-        for sx in seg * SEGMENT..((seg + 1) * SEGMENT).min(w) {
-            let i = row + sx;
-            let e = importance.data[i];
-            let (tx, ty) = motion.target(i, sx, sy, t);
-            if e <= 0.0 || !tx.is_finite() || !ty.is_finite() {
+}
+
+impl Band<'_> {
+    /// Calls `add(i, x, y, kernel weight)` for every source pixel `i` that reaches this band
+    /// (`rows` target rows) with a positive importance, for each target pixel its kernel
+    /// covers (x, y in the target, y within the band).
+    #[inline(always)]
+    fn scatter(&self, rows: usize, mut add: impl FnMut(usize, usize, usize, f32)) {
+        let (w, ow, radius) = (self.motion.width, self.ow as i64, self.radius);
+        let segs = w.div_ceil(SEGMENT);
+        let y0 = (self.band * BAND) as i64;
+        let y1 = y0 + rows as i64;
+        let inv_r = 1.0 / radius;
+        for (k, &(lo, hi)) in self.spans.iter().enumerate() {
+            if hi < y0 || lo >= y1 {
                 continue;
             }
-            let c = [src[0].data[i], src[1].data[i], src[2].data[i]];
-            let mut add = |x: i64, y: i64, bw: f32| {
-                if y < y0 || y >= y1 || x < 0 || x >= ow as i64 || bw <= 0.0 {
-                    return;
+            let (sy, seg) = (k / segs, k % segs);
+            let row = sy * w;
+            for sx in seg * SEGMENT..((seg + 1) * SEGMENT).min(w) {
+                let i = row + sx;
+                if self.importance.data[i] <= 0.0 {
+                    continue;
                 }
-                let ww = bw * e;
-                let o = &mut out[(y - y0) as usize * ow + x as usize];
-                o[0] += ww * c[0];
-                o[1] += ww * c[1];
-                o[2] += ww * c[2];
-                o[3] += ww;
-            };
-            if radius == 1.0 {
-                // The common case, bilinear: the four pixels around the target point.
-                let (fx, fy) = (tx.floor(), ty.floor());
-                let (ax, ay) = (tx - fx, ty - fy);
-                let (x0, yb) = (fx as i64, fy as i64);
-                add(x0, yb, (1.0 - ax) * (1.0 - ay));
-                add(x0 + 1, yb, ax * (1.0 - ay));
-                add(x0, yb + 1, (1.0 - ax) * ay);
-                add(x0 + 1, yb + 1, ax * ay);
-            } else {
-                // A wider tent: every pixel closer than `radius` in both directions.
-                let (xa, xb) = (
-                    (tx - radius).floor() as i64 + 1,
-                    (tx + radius).ceil() as i64,
-                );
-                let (ya, yb) = (
-                    (ty - radius).floor() as i64 + 1,
-                    (ty + radius).ceil() as i64,
-                );
-                for y in ya.max(y0)..yb.min(y1) {
-                    let wy = 1.0 - (y as f32 - ty).abs() * inv_r;
-                    if wy <= 0.0 {
-                        continue;
+                let (tx, ty) = self.motion.target(i, sx, sy, self.t);
+                if !tx.is_finite() || !ty.is_finite() {
+                    continue;
+                }
+                let mut put = |x: i64, y: i64, bw: f32| {
+                    if y >= y0 && y < y1 && x >= 0 && x < ow && bw > 0.0 {
+                        add(i, x as usize, (y - y0) as usize, bw);
                     }
-                    for x in xa..xb {
-                        let wx = 1.0 - (x as f32 - tx).abs() * inv_r;
-                        add(x, y, wx * wy);
+                };
+                if radius == 1.0 {
+                    // The common case, bilinear: the four pixels around the target point.
+                    let (fx, fy) = (tx.floor(), ty.floor());
+                    let (ax, ay) = (tx - fx, ty - fy);
+                    let (x0, yb) = (fx as i64, fy as i64);
+                    put(x0, yb, (1.0 - ax) * (1.0 - ay));
+                    put(x0 + 1, yb, ax * (1.0 - ay));
+                    put(x0, yb + 1, (1.0 - ax) * ay);
+                    put(x0 + 1, yb + 1, ax * ay);
+                } else {
+                    // A wider tent: every pixel closer than `radius` in both directions.
+                    let (xa, xb) = (
+                        (tx - radius).floor() as i64 + 1,
+                        (tx + radius).ceil() as i64,
+                    );
+                    let (ya, yb) = (
+                        (ty - radius).floor() as i64 + 1,
+                        (ty + radius).ceil() as i64,
+                    );
+                    for y in ya.max(y0)..yb.min(y1) {
+                        let wy = 1.0 - (y as f32 - ty).abs() * inv_r;
+                        if wy <= 0.0 {
+                            continue;
+                        }
+                        for x in xa..xb {
+                            let wx = 1.0 - (x as f32 - tx).abs() * inv_r;
+                            put(x, y, wx * wy);
+                        }
                     }
                 }
             }
         }
     }
+}
+
+/// Least kernel weight with which a source sets the front at a target pixel: the corner of
+/// a bilinear footprint that the point barely touches does not count.
+const FRONT_KERNEL: f32 = 0.1;
+
+/// Band `job.band` of [`front`] (`out`, whole rows).
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn front_band(job: &Band, nearness: &[f32], out: &mut [f32]) {
+    let ow = job.ow;
+    job.scatter(out.len() / ow, |i, x, y, bw| {
+        let n = nearness[i];
+        if bw >= FRONT_KERNEL && job.importance.data[i] >= RELIABLE && n.is_finite() {
+            let o = &mut out[y * ow + x];
+            *o = o.max(n);
+        }
+    });
+}
+
+/// Splats into band `job.band` of the target (`out`, whole rows) every source segment whose
+/// span reaches it; with a depth order, each source weighed by how far it lies behind the
+/// front. Compiled for the best SIMD level of the CPU (`floor` is one instruction there, a
+/// library call on baseline x86-64).
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn splat_band(src: &[Plane; 3], job: &Band, depth: Option<Depth>, out: &mut [[f32; 4]]) {
+    let ow = job.ow;
+    let row0 = job.band * BAND * ow;
+    let inv_soft = 1.0 / SOFTNESS;
+    job.scatter(out.len() / ow, |i, x, y, bw| {
+        let mut ww = bw * job.importance.data[i];
+        if let Some(d) = depth {
+            let behind = d.front[row0 + y * ow + x] - d.nearness[i];
+            // Unknown nearness (NaN) blends as if at the front.
+            if behind > 0.0 {
+                ww *= (-behind * inv_soft).exp();
+            }
+        }
+        let c = [src[0].data[i], src[1].data[i], src[2].data[i]];
+        let o = &mut out[y * ow + x];
+        o[0] += ww * c[0];
+        o[1] += ww * c[1];
+        o[2] += ww * c[2];
+        o[3] += ww;
+    });
 }
 
 #[cfg(test)]
@@ -225,8 +340,8 @@ mod tests {
             v: &zero,
         };
         let ones = flat(w, h, 1.0);
-        let thin = splat(&src, &motion, 0.5, &ones, (50, 50), 1.0);
-        let wide = splat(&src, &motion, 0.5, &ones, (50, 50), 2.5);
+        let thin = splat(&src, &motion, 0.5, &ones, (50, 50), 1.0, None);
+        let wide = splat(&src, &motion, 0.5, &ones, (50, 50), 2.5, None);
         let inner = |s: &Splat| {
             (0..48 * 48)
                 .map(|k| s.acc[(k / 48) * 50 + k % 48])
