@@ -388,9 +388,10 @@ impl PairFlow {
                 .collect()
         });
         let radius = magnification(w, h, to_a).max(magnification(w, h, to_b));
-        // No depth order, still candidate or refill here yet: in the aligned frame they
-        // moved a synthesized frame's marker 7 px off centre (tests/align.rs's arc) and cut
-        // its area to 0.28 of the mean (the ring); see benches/README (2026-12-07).
+        // No depth order, still candidate or refill here yet, each measured (benches/README,
+        // 2026-12-07): the refill moved a synthesized frame's marker 7-9 px off centre
+        // (tests/align.rs's arc), the calibration's depth order alone 6.6 px (its ring), and
+        // the still candidate cost 0.4-0.6 dB of the whole frame in this frame.
         let nearness = None;
         Ok(PairFlow {
             a: Plane::channels(a),
@@ -545,10 +546,8 @@ impl PairFlow {
                     || splat::front(ma, ta, &self.weight_a, na, size, radius),
                     || splat::front(mb, tb, &self.weight_b, nb, size, radius),
                 );
-                fa.iter()
-                    .zip(&fb)
-                    .map(|(a, b)| a.max(*b))
-                    .collect::<Vec<f32>>()
+                let front: Vec<f32> = fa.iter().zip(&fb).map(|(a, b)| a.max(*b)).collect();
+                splat::closed(&front, size.0)
             });
             let depth = |n: usize| {
                 near.zip(front.as_deref())
@@ -1022,7 +1021,10 @@ mod tests {
         // Leave-one-out on a 24-ring at 640x360: cameras 2 and 4 made from their neighbours,
         // 30 degrees apart, where the background moves by more than half the width.
         // Measured 2026-11-29: flow 16.6 dB, crossfade 14.7; with the global search's
-        // half-range at 0.45 of the width instead of 0.6, flow made 15.3.
+        // half-range at 0.45 of the width instead of 0.6, flow made 15.3. 2026-12-07: 16.55
+        // before the subject's changes (depth order, still candidate, refill), 16.00 after
+        // them and 15.97 with the front's closing: whole frames 30 degrees apart gave up
+        // 0.6 dB for a subject that survives (issue 27); the margin went from 1.3 to 1.2.
         let s = SampleRig::new(&SampleSpec {
             cameras: 24,
             width: 640,
@@ -1044,8 +1046,9 @@ mod tests {
             ) / 2.0;
             fade += psnr(&crossfade(a, b, 0.5), truth) / 2.0;
         }
+        eprintln!("flow {ours:.2} dB, crossfade {fade:.2} dB");
         assert!(
-            ours > fade + 1.3,
+            ours > fade + 1.2,
             "flow {ours:.2} dB, crossfade {fade:.2} dB"
         );
     }

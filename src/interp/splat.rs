@@ -161,6 +161,43 @@ pub fn front(
     front
 }
 
+/// The front (`w` wide) closed by a 3x3 square: the smallest of the 3x3 maxima around each
+/// pixel. Where a near surface's own pixels leave a pixel-wide gap in its front (a match
+/// that went astray, an unreliable pixel), what lies behind would show through it as a
+/// speckle (the floor in the pillar); the closing fills such gaps and keeps the surface's
+/// outline. Ring of 24 at 960x540 (15 views, balanced): subject box 26.17 -> 27.82 dB,
+/// marker area 0.926-1.115 -> 0.962-1.129, whole frame 21.29 -> 21.27; a 5x5 closing gave
+/// 28.77 dB but grew the marker to 1.156 of its area; a 3x3 opening (stray near pixels
+/// removed) changed nothing.
+pub fn closed(front: &[f32], w: usize) -> Vec<f32> {
+    let h = front.len() / w.max(1);
+    let filter = |src: &[f32], pick: fn(f32, f32) -> f32| -> Vec<f32> {
+        let mut rows = vec![0f32; src.len()];
+        rows.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
+            let row = &src[y * w..(y + 1) * w];
+            for (x, o) in out.iter_mut().enumerate() {
+                *o = row[x.saturating_sub(1)..=(x + 1).min(w - 1)]
+                    .iter()
+                    .copied()
+                    .reduce(pick)
+                    .expect("a pixel");
+            }
+        });
+        let mut out = vec![0f32; src.len()];
+        out.par_chunks_mut(w).enumerate().for_each(|(y, o)| {
+            let (y0, y1) = (y.saturating_sub(1), (y + 1).min(h - 1));
+            for (x, o) in o.iter_mut().enumerate() {
+                *o = (y0..=y1)
+                    .map(|yy| rows[yy * w + x])
+                    .reduce(pick)
+                    .expect("a row");
+            }
+        });
+        out
+    };
+    filter(&filter(front, f32::max), f32::min)
+}
+
 /// The range of target rows each segment of each source row can reach. Per segment, not per
 /// row: where the vertical flow varies along a row, a whole-row range would make many bands
 /// scan the full row for nothing.
