@@ -183,9 +183,10 @@ impl Stripe<'_> {
                 let i = r * nx + c;
                 let mut start = self.initial_guess(&p);
                 let mut best = self.eval::<PS>(&p, start.0, start.1);
-                if self.params.still_candidate && (start.0 != 0.0 || start.1 != 0.0) {
+                let still = self.params.still_candidate;
+                if still > 0.0 && (start.0 != 0.0 || start.1 != 0.0) {
                     let e = self.eval::<PS>(&p, 0.0, 0.0);
-                    if e.ssd < best.ssd {
+                    if e.ssd < still * best.ssd {
                         (start, best) = ((0.0, 0.0), e);
                     }
                 }

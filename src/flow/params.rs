@@ -98,11 +98,13 @@ pub struct FlowParams {
     pub mean_normalization: bool,
     /// Let each patch try its already-solved neighbours' flow as a starting point.
     pub spatial_propagation: bool,
-    /// Let each patch also try no motion at all as a starting point: on a rig whose cameras
-    /// converge on a subject, the subject barely moves between neighbours while the scene
-    /// behind it moves far, and the coarse levels give a small subject the scene's motion.
+    /// Let each patch also start from no motion at all, where that explains the patch with
+    /// less than this fraction of the error of its initial guess (0: never): on a rig whose
+    /// cameras converge on a subject, the subject barely moves between neighbours while the
+    /// scene behind it moves far, and the coarse levels give a small subject the scene's
+    /// motion.
     #[serde(default)]
-    pub still_candidate: bool,
+    pub still_candidate: f32,
 }
 
 impl Default for FlowParams {
@@ -131,7 +133,7 @@ impl FlowParams {
             delta: 5.0,
             mean_normalization: true,
             spatial_propagation: false,
-            still_candidate: false,
+            still_candidate: 0.0,
         };
         // Measured on 1080p pairs (see the `flow` module documentation): over-relaxation
         // 1.85 makes the SOR converge far better than OpenCV's 1.6 for the same sweeps, and
@@ -183,6 +185,12 @@ impl FlowParams {
         }
         if self.coarsest_width == 0 {
             return bad("coarsest_width is 0; use e.g. 30");
+        }
+        if !(0.0..=1.0).contains(&self.still_candidate) {
+            return bad(&format!(
+                "still_candidate is {}; use a fraction in 0..=1 (0: off)",
+                self.still_candidate
+            ));
         }
         if !(self.sor_omega > 0.0 && self.sor_omega < 2.0) {
             return bad(&format!(

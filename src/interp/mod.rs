@@ -84,6 +84,12 @@ const BRIGHTNESS: f32 = 25.0;
 /// The plane sweep's share of a calibrated pair's view ([`sweep`]); the flow's is the rest.
 const SWEEP_SHARE: f32 = 0.5;
 const CONSISTENCY: f32 = 4.0;
+/// The still candidate's bar in an aligned pair ([`PairFlow::aligned`]): the share of the
+/// initial guess's error below which a patch starts from no motion. Ring of 24 at 960x540,
+/// `render --calibration` (15 views, balanced; whole frame / subject box / marker area):
+/// before 20.52 / 22.70 / 0.48-1.16; 1.0: 19.86 / 24.98 / 0.87-1.06; 0.7: 20.21 / 25.21 /
+/// 0.86-1.07; 0.5: 20.38 / 24.55 / 0.66-1.07.
+const STILL_ALIGNED: f32 = 0.7;
 /// How much deeper than the rig's turning axis (relative) a pixel's front may be and still
 /// count as the subject or before it, which the plane sweep leaves to the flow.
 const SUBJECT_DEPTH: f32 = 0.15;
@@ -268,7 +274,7 @@ impl PairFlow {
         // (one synthesized frame kept 16 % of the disc).
         let params = &FlowParams {
             spatial_propagation: true,
-            ..subject_flow(params)
+            ..subject_flow(params, 1.0)
         };
         let (fwd, bwd) = flows(&la, &lb, params, &GlobalSearch::default(), true)?;
         Self::with_lumas(a, b, &la, &lb, fwd, bwd)
@@ -369,6 +375,9 @@ impl PairFlow {
             range_x: 0.45,
             ..GlobalSearch::default()
         };
+        // The still start must beat the initial guess clearly here (0.7 of its error), since the focus-plane candidate below already gives the subject no motion
+        // and a weakly textured backdrop patch matches no motion too in this frame.
+        let params = &subject_flow(params, STILL_ALIGNED);
         let (mut fwd, mut bwd) = flows(&la, &lb, params, &search, false)?;
         let (still_a, still_b) = rayon::join(
             || focus_plane(&la, &lb, &mut fwd),
@@ -388,10 +397,9 @@ impl PairFlow {
                 .collect()
         });
         let radius = magnification(w, h, to_a).max(magnification(w, h, to_b));
-        // No depth order, still candidate or refill here yet, each measured (benches/README,
-        // 2026-12-07): the refill moved a synthesized frame's marker 7-9 px off centre
-        // (tests/align.rs's arc), the calibration's depth order alone 6.6 px (its ring), and
-        // the still candidate cost 0.4-0.6 dB of the whole frame in this frame.
+        // The calibration's depth order applies ([`PairFlow::with_cameras`]); no order from
+        // the flow and no refill yet (benches/README, 2026-12-07: the refill moved a
+        // synthesized frame's marker 7-9 px off centre on tests/align.rs's mis-aimed arc).
         let nearness = None;
         Ok(PairFlow {
             a: Plane::channels(a),
@@ -576,10 +584,8 @@ impl PairFlow {
                     v: &p[1],
                     ..ma
                 });
-                // The calibration's depth order; not yet for an aligned pair (see
-                // [`PairFlow::aligned`]).
-                let near = self.placed.is_none().then_some([&ta[2][..], &tb[2][..]]);
-                splats(&ma, &mb, 0.0, 0.0, near)
+                // The calibration's depth order.
+                splats(&ma, &mb, 0.0, 0.0, Some([&ta[2][..], &tb[2][..]]))
             }
             _ => {
                 let near = self.nearness.as_ref().map(|[a, b]| [&a[..], &b[..]]);
@@ -766,13 +772,14 @@ fn magnification(w: usize, h: usize, to_out: ToOutput) -> f64 {
 
 /// The flow parameters of view synthesis: the preset's, with the subject kept. Cameras that
 /// converge on a subject see it hardly move while the scene behind moves far: each patch
-/// also tries no motion ([`FlowParams::still_candidate`]), and the flow is computed down to
-/// half resolution at least, since a quarter-resolution flow smears a small subject's edges
-/// by the backdrop's motion (ring of 24 at 960x540, balanced: subject pixels within 3 px of
-/// the true flow 18% -> 67%).
-fn subject_flow(params: &FlowParams) -> FlowParams {
+/// also tries no motion where it explains the patch with less than `still` of the initial
+/// guess's error ([`FlowParams::still_candidate`]), and the flow is computed down to half
+/// resolution at least, since a quarter-resolution flow smears a small subject's edges by
+/// the backdrop's motion (ring of 24 at 960x540, balanced: subject pixels within 3 px of the
+/// true flow 18% -> 67%).
+fn subject_flow(params: &FlowParams, still: f32) -> FlowParams {
     FlowParams {
-        still_candidate: true,
+        still_candidate: still,
         finest_scale: params.finest_scale.min(1),
         ..params.clone()
     }
