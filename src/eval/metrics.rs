@@ -45,11 +45,9 @@ pub fn psnr_region(a: &RgbImage, b: &RgbImage, (x0, y0, w, h): (u32, u32, u32, u
     let (x1, y1) = ((x0 + w).min(a.width), (y0 + h).min(a.height));
     let (mut sse, mut n) = (0.0, 0usize);
     for y in y0..y1 {
-        let row = |img: &RgbImage| {
-            let s = (y * img.width) as usize * 3;
-            img.data[s + 3 * x0 as usize..s + 3 * x1 as usize].to_vec()
-        };
-        for (p, q) in row(a).iter().zip(&row(b)) {
+        let s = (y * a.width) as usize * 3;
+        let cols = s + 3 * x0 as usize..s + 3 * x1 as usize;
+        for (p, q) in a.data[cols.clone()].iter().zip(&b.data[cols]) {
             let d = *p as f64 - *q as f64;
             sse += d * d;
             n += 1;

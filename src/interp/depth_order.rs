@@ -20,7 +20,6 @@
 //! Where top and bottom move alike there is no order to keep, and the splat blends by
 //! importance alone.
 
-use super::splat::Motion;
 use crate::flow::FlowField;
 use rayon::prelude::*;
 
@@ -83,12 +82,11 @@ fn median_motion(flow: &FlowField, rows: std::ops::Range<usize>, dir: (f32, f32)
     Some(*m.select_nth_unstable_by(k, f32::total_cmp).1)
 }
 
-/// Nearness of each pixel whose motion is `motion`: `dir . motion` (NaN where unknown).
-pub(crate) fn nearness(motion: &Motion, dir: (f32, f32)) -> Vec<f32> {
-    motion
-        .u
+/// Nearness of each pixel of `flow`'s first image: `dir . flow` (NaN where unknown).
+pub(crate) fn nearness(flow: &FlowField, dir: (f32, f32)) -> Vec<f32> {
+    flow.u
         .par_iter()
-        .zip(motion.v)
+        .zip(&flow.v)
         .map(|(&u, &v)| {
             if FlowField::is_known(u, v) {
                 dir.0 * u + dir.1 * v

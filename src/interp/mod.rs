@@ -301,10 +301,9 @@ impl PairFlow {
         let (weight_a, weight_b) = importances(la, lb, &fwd, &bwd)?;
         let (a, b) = (Plane::channels(a), Plane::channels(b));
         let nearness = depth_order::flow_order(&fwd).map(|d| {
-            let (ma, mb) = (splat::Motion::of(&fwd), splat::Motion::of(&bwd));
             let (na, nb) = rayon::join(
-                || depth_order::nearness(&ma, d),
-                || depth_order::nearness(&mb, (-d.0, -d.1)),
+                || depth_order::nearness(&fwd, d),
+                || depth_order::nearness(&bwd, (-d.0, -d.1)),
             );
             [na, nb]
         });
@@ -375,8 +374,9 @@ impl PairFlow {
             range_x: 0.45,
             ..GlobalSearch::default()
         };
-        // The still start must beat the initial guess clearly here (0.7 of its error), since the focus-plane candidate below already gives the subject no motion
-        // and a weakly textured backdrop patch matches no motion too in this frame.
+        // The still start must beat the initial guess clearly here (0.7 of its error): the
+        // focus-plane candidate below already gives the subject no motion, and a weakly
+        // textured backdrop patch matches no motion too in this frame.
         let params = &subject_flow(params, STILL_ALIGNED);
         let (mut fwd, mut bwd) = flows(&la, &lb, params, &search, false)?;
         let (still_a, still_b) = rayon::join(
@@ -1065,8 +1065,8 @@ mod tests {
         // A ring of 24 (15 degrees apart) at 480x270: views halfway between two pairs, with
         // and without the cameras, keep the red marker on the pillar whole (its area at
         // least 0.8 of the true view's) and the subject box near the truth. Measured
-        // 2026-12-07: areas 0.87-1.06 of the truth, boxes 25.6-28.5 dB. Before the depth
-        // order, the still candidate and the refill: areas 0.00-0.59, boxes ~18 dB.
+        // 2026-12-07 (before the front's closing): areas 0.90-1.09 of the truth, boxes
+        // 19.1-28.7 dB (cameras 0-1 have a chequered pillar beside the subject).
         let s = SampleRig::new(&SampleSpec {
             cameras: 24,
             width: 480,
