@@ -255,6 +255,11 @@ impl PairGeometry {
         (z > 0.0 && z < 1e6).then(|| (parallax / z) as f32)
     }
 
+    /// The point on the turning axis the in-between cameras look at.
+    pub(crate) fn focus(&self) -> Point3<f64> {
+        self.focus
+    }
+
     pub(crate) fn cameras(&self) -> (&Camera, &Camera) {
         (&self.a, &self.b)
     }

@@ -369,7 +369,7 @@ fn through_lens(straight: &[Plane; 3], cam: &Camera, pin: &Intrinsics) -> [Plane
 }
 
 /// Pixels of the two cameras known to lie at one depth (the focus plane of an aligned
-/// pair), with that depth as an inverse depth in the in-between camera's frame. A point at
+/// pair, the turning axis's depth for a calibrated one), with that depth as an inverse depth in the in-between camera's frame. A point at
 /// another depth cannot have their colour: without this, a small subject the coarse volume
 /// misses is painted again wherever a ray at the background's depth crosses it in one
 /// camera (a ghost beside it).
