@@ -42,3 +42,13 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "install-deps: cargo not found; install Rust from https://rustup.rs and rerun" >&2
   exit 1
 fi
+
+# The Rust version Cargo.toml declares (rust-version): an older toolchain would fail deep inside
+# a dependency instead of with this message.
+need=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' "$(dirname "$0")/../Cargo.toml")
+have=$(rustc --version | sed -n 's/^rustc \([0-9][0-9.]*\).*/\1/p')
+if [ -n "$need" ] && [ -n "$have" ] && \
+   [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" != "$need" ]; then
+  echo "install-deps: rustc $have is older than $need, which timeslice needs; run 'rustup update' and rerun" >&2
+  exit 1
+fi

@@ -34,6 +34,27 @@ fn forget(p: &Path) {
     }
 }
 
+/// Whether two paths name one existing file (hard links and `./a` vs `a` included).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Refuses an output path that names one of the command's inputs: nothing the user gave us
+/// is ever written over.
+pub fn refuse_input(out: &Path, inputs: &[&Path]) -> Result<()> {
+    match inputs.iter().find(|i| same_file(i, out)) {
+        Some(i) => Err(Error::usage(format!(
+            "{}: the output would overwrite the input {}; choose another output path",
+            out.display(),
+            i.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// A file or folder being written; removed on drop unless committed.
 #[derive(Debug)]
 pub struct AtomicOutput {

@@ -8,6 +8,9 @@ pub trait Progress: Sync {
     fn advance(&self, _n: u64) {}
     /// The current stage is done.
     fn end(&self) {}
+    /// Something the user should know before trusting the result (one line, with what to
+    /// do); the work goes on.
+    fn warn(&self, _message: &str) {}
 }
 
 /// Reports nothing.

@@ -175,6 +175,44 @@ pub struct CameraShot {
     pub held: u32,
 }
 
+/// How far to trust one synthesized view: its pair's forward-backward consistency
+/// ([`PairFlow::confidence`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct ViewConfidence {
+    pub from: String,
+    pub to: String,
+    pub t: f32,
+    pub confidence: f32,
+}
+
+/// Above this many degrees between neighbouring cameras (seen from the subject) synthesized
+/// views break up: the flow loses what one camera sees and the other does not (the subject
+/// benchmarks of benches/README: 15 degrees keep the subject and most of the backdrop, 30
+/// degrees the subject only).
+pub const WIDE_SPACING_DEGREES: f64 = 16.0;
+/// Below this share of consistent pixels a pair's synthesized views are mostly guesswork.
+/// Generated rings at 480x270 (`samples --frames 3`, `render --at frame:1`): 24 cameras
+/// (15 degrees) 0.53-0.59 per view, 12 cameras (30 degrees) 0.36-0.39.
+pub const LOW_CONFIDENCE: f32 = 0.45;
+
+/// Warnings, said as they come (through [`Progress::warn`]) and kept for the report.
+struct Warnings<'a> {
+    progress: &'a dyn Progress,
+    said: Vec<String>,
+}
+
+impl Warnings<'_> {
+    fn say(&mut self, message: String) {
+        if !self.said.contains(&message) {
+            self.progress.warn(&message);
+            self.said.push(message);
+        }
+    }
+}
+
+/// A synthesized view, the output frames it is held for, its `t` and its pair's confidence.
+type MadeView = (RgbImage, u32, f32, f32);
+
 /// What was written.
 #[derive(Clone, Debug, Serialize)]
 pub struct RenderReport {
@@ -191,6 +229,10 @@ pub struct RenderReport {
     pub synthesized: usize,
     /// The real cameras' frames used, in order.
     pub cameras: Vec<CameraShot>,
+    /// Each synthesized view's confidence, in clip order.
+    pub synthesized_views: Vec<ViewConfidence>,
+    /// What the user was warned of (also said on stderr as it came).
+    pub warnings: Vec<String>,
     /// The virtual cameras, when the clip was aligned with a calibration.
     #[serde(skip)]
     pub alignment: Option<Alignment>,
@@ -321,6 +363,19 @@ fn resolve(project: &Project, progress: &dyn Progress) -> Result<Vec<Resolved>> 
         .collect();
     progress.end();
     let cams = infos.into_iter().collect::<Result<Vec<_>>>()?;
+    for (i, c) in cams.iter().enumerate() {
+        if let Some(d) = cams[..i]
+            .iter()
+            .find(|d| crate::output::same_file(&d.path, &c.path))
+        {
+            return Err(Error::Rig(format!(
+                "cameras {} and {} are the same file ({}); each camera needs its own footage: remove one",
+                d.name,
+                c.name,
+                c.path.display()
+            )));
+        }
+    }
     let first = &cams[0];
     for c in &cams[1..] {
         if (c.info.width, c.info.height) != (first.info.width, first.info.height) {
@@ -386,13 +441,6 @@ fn frame_index(project: &Project, cam_idx: usize, cam: &Resolved, at: TimeSpec) 
         )));
     }
     Ok(index)
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
 }
 
 /// A camera by name or 1-based number.
@@ -753,6 +801,7 @@ fn alignment(
     opts: &RenderOptions,
     planned: &Planned,
     out: (u32, u32),
+    warnings: &mut Warnings,
 ) -> Result<Option<Aligner>> {
     let Some(path) = calibration_path(project, opts) else {
         return match &opts.focus {
@@ -764,12 +813,32 @@ fn alignment(
         };
     };
     let c0 = &planned.cams[0].info;
-    let cams = calib::match_cameras(
-        &calib::load_rig(&path)?,
-        &planned.names,
-        (c0.width, c0.height),
-        &path,
-    )?;
+    let rig = calib::load_rig(&path)?;
+    if !planned
+        .names
+        .iter()
+        .any(|n| rig.iter().any(|c| &c.name == n))
+    {
+        warnings.say(format!(
+            "{}: no camera of the calibration has a name of this rig's; its cameras are taken in their order. If it is another rig's, calibrate this one (timeslice calibrate rig)",
+            path.display()
+        ));
+    }
+    if let Some(c) = rig
+        .iter()
+        .find(|c| (c.width, c.height) != (c0.width, c0.height))
+    {
+        warnings.say(format!(
+            "{}: calibrated at {}x{} (camera {}), the footage is {}x{}; the calibration is scaled to it. If it is another rig's, calibrate this one (timeslice calibrate rig)",
+            path.display(),
+            c.width,
+            c.height,
+            c.name,
+            c0.width,
+            c0.height
+        ));
+    }
+    let cams = calib::match_cameras(&rig, &planned.names, (c0.width, c0.height), &path)?;
     let focus = match &opts.focus {
         Focus::Auto => None,
         Focus::Point(p) => Some(Point3::new(p[0], p[1], p[2])),
@@ -787,6 +856,46 @@ fn alignment(
         al.auto_crop(&views)?;
     }
     Ok(Some(Aligner::Calibrated(al)))
+}
+
+/// Warns once when the widest pair the clip synthesizes across is more than
+/// [`WIDE_SPACING_DEGREES`] apart: from the calibration (the angle between the two cameras'
+/// centres seen from the focus), or from the layout (a ring of N: 360 / N per step; an arc
+/// with its span given).
+fn warn_spacing(
+    project: &Project,
+    planned: &Planned,
+    aligner: Option<&Aligner>,
+    warnings: &mut Warnings,
+) {
+    let n = project.cameras.len();
+    let index = |name: &str| project.cameras.iter().position(|c| c.name == name);
+    let degrees = |from: usize, to: usize| -> Option<f64> {
+        if let Some(Aligner::Calibrated(al)) = aligner {
+            let a = al.cameras[from].pose.centre() - al.focus;
+            let b = al.cameras[to].pose.centre() - al.focus;
+            return Some(a.angle(&b).to_degrees());
+        }
+        let (i, j) = (index(&planned.names[from])?, index(&planned.names[to])?);
+        let steps = i.abs_diff(j);
+        match (project.layout, project.arc_degrees) {
+            (Some(Layout::Ring), _) => Some(360.0 / n as f64 * steps.min(n - steps) as f64),
+            (Some(Layout::Arc), Some(span)) if n > 1 => Some(span / (n - 1) as f64 * steps as f64),
+            _ => None,
+        }
+    };
+    let widest = planned
+        .views()
+        .into_iter()
+        .filter(|&(from, to, t)| from != to && t > 0.0 && t < 1.0)
+        .filter_map(|(from, to, _)| Some((degrees(from, to)?, from, to)))
+        .reduce(|w, v| if v.0 > w.0 { v } else { w });
+    if let Some((deg, from, to)) = widest.filter(|w| w.0 > WIDE_SPACING_DEGREES) {
+        warnings.say(format!(
+            "cameras {} and {} are {deg:.0} degrees apart: views synthesized across more than {WIDE_SPACING_DEGREES:.0} degrees break up (the subject holds, what surrounds it smears); add cameras between them, or render with --interp 0 to cut between the real cameras",
+            planned.names[from], planned.names[to]
+        ));
+    }
 }
 
 /// The calibration to use: the option's, else the project's.
@@ -845,8 +954,22 @@ pub fn render(
     let reordered = in_calibrated_order(project, opts)?;
     let project = reordered.as_ref().unwrap_or(project);
     let cams = resolve(project, progress)?;
+    let mut warnings = Warnings {
+        progress,
+        said: Vec::new(),
+    };
+    let rates: Vec<(&str, Rational)> = cams
+        .iter()
+        .filter_map(|c| Some((c.name.as_str(), c.info.fps?)))
+        .collect();
+    if let Some((name, rate)) = rates.iter().find(|(_, r)| *r != rates[0].1) {
+        warnings.say(format!(
+            "cameras run at different frame rates ({} at {} fps, {name} at {rate} fps): a moment is each camera's nearest frame, up to half a frame apart; convert the footage to one rate for a sharp freeze",
+            rates[0].0, rates[0].1
+        ));
+    }
     for c in &cams {
-        if same_file(&c.path, out) {
+        if crate::output::same_file(&c.path, out) {
             return Err(Error::usage(format!(
                 "{}: the output would overwrite camera {}'s footage; choose another output path",
                 out.display(),
@@ -873,7 +996,8 @@ pub fn render(
     let settings = preset::resolve(opts.preset, &overrides, source, out)?;
     let (codec, w, h) = (settings.codec, settings.width, settings.height);
     let planned = plan_resolved(project, opts, cams, settings.fps)?;
-    let alignment = alignment(project, opts, &planned, (w, h))?;
+    let alignment = alignment(project, opts, &planned, (w, h), &mut warnings)?;
+    warn_spacing(project, &planned, alignment.as_ref(), &mut warnings);
     let cams = &planned.cams;
     let schedule = &planned.schedule;
     let fps = schedule.fps;
@@ -884,6 +1008,7 @@ pub fn render(
     progress.begin("rendering", jobs.len() as u64);
     let threads = rayon::current_num_threads().max(2);
     let mut shots = Vec::new();
+    let mut confidences: Vec<ViewConfidence> = Vec::new();
     let mut synthesized = 0;
     let mut start = 0;
     let mut batch_no = 0;
@@ -919,7 +1044,7 @@ pub fn render(
             .flatten()
             .collect();
         let image = |key: (usize, i64)| &decoded[needed.binary_search(&key).expect("decoded")];
-        let made: Vec<Result<Vec<(RgbImage, u32)>>> = batch
+        let made: Vec<Result<Vec<MadeView>>> = batch
             .par_iter()
             .map(|job| match job {
                 // Pushed straight from `decoded` below.
@@ -930,6 +1055,7 @@ pub fn render(
                         None => PairFlow::compute(a, b, &opts.flow)?,
                         Some(al) => al.pair((from.0, a), (to.0, b), &opts.flow, opts.sweep)?,
                     };
+                    let confidence = pair.confidence();
                     Ok(views
                         .iter()
                         .map(|&(t, held)| {
@@ -940,15 +1066,23 @@ pub fn render(
                             if let Some(al) = &alignment {
                                 al.fill(opts.fill, from.0, to.0, t, &mut view);
                             }
-                            (view, held)
+                            (view, held, t, confidence)
                         })
                         .collect())
                 }
             })
             .collect();
         for (job, images) in batch.iter().zip(made) {
-            for (img, held) in images? {
+            for (img, held, t, confidence) in images? {
                 writer.push(&img, held)?;
+                if let Job::Pair { from, to, .. } = job {
+                    confidences.push(ViewConfidence {
+                        from: cams[from.0].name.clone(),
+                        to: cams[to.0].name.clone(),
+                        t,
+                        confidence,
+                    });
+                }
             }
             match job {
                 Job::Camera {
@@ -979,6 +1113,18 @@ pub fn render(
         start = end;
     }
     progress.end();
+    if let Some(worst) = confidences
+        .iter()
+        .filter(|v| v.confidence < LOW_CONFIDENCE)
+        .min_by(|a, b| a.confidence.total_cmp(&b.confidence))
+    {
+        warnings.say(format!(
+            "views between {} and {} rest on weak matches (only {:.0}% of pixels match both ways): expect smears there; add cameras between them, or render with --interp 0",
+            worst.from,
+            worst.to,
+            100.0 * worst.confidence
+        ));
+    }
     let frames = writer.frames();
     let output = writer.finish()?;
     Ok(RenderReport {
@@ -992,6 +1138,8 @@ pub fn render(
         duration: fps.frames_to_seconds(frames as i64),
         synthesized,
         cameras: shots,
+        synthesized_views: confidences,
+        warnings: warnings.said,
         alignment: match alignment {
             Some(Aligner::Calibrated(al)) => Some(al),
             _ => None,

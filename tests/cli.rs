@@ -460,51 +460,54 @@ fn interrupted_render_leaves_nothing() {
     write_rig(&rig, 2, 4);
     let before = listing(d.path());
     let out = d.path().join("long.mp4");
-    // A long, slow encode, so the render is surely still running when interrupted.
-    let mut child = common::timeslice()
-        .args([
-            "render",
-            "--interp",
-            "0",
-            rig.to_str().unwrap(),
-            "--at",
-            "0",
-            "--codec",
-            "hevc",
-            "--encoder-speed",
-            "veryslow",
-        ])
-        .args([
-            "--size",
-            "1280x960",
-            "--fps",
-            "60",
-            "--duration",
-            "600",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the temporary output exists, then send SIGINT.
-    let t0 = std::time::Instant::now();
-    while listing(d.path()).len() == before.len() {
-        assert!(t0.elapsed().as_secs() < 60, "render never started writing");
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    // SIGTERM (what a job scheduler or `kill` sends) as clean as Ctrl-C.
+    for signal in ["-INT", "-TERM"] {
+        // A long, slow encode, so the render is surely still running when interrupted.
+        let mut child = common::timeslice()
+            .args([
+                "render",
+                "--interp",
+                "0",
+                rig.to_str().unwrap(),
+                "--at",
+                "0",
+                "--codec",
+                "hevc",
+                "--encoder-speed",
+                "veryslow",
+            ])
+            .args([
+                "--size",
+                "1280x960",
+                "--fps",
+                "60",
+                "--duration",
+                "600",
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the temporary output exists, then send SIGINT.
+        let t0 = std::time::Instant::now();
+        while listing(d.path()).len() == before.len() {
+            assert!(t0.elapsed().as_secs() < 60, "render never started writing");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let status = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{signal}");
+        assert_eq!(
+            listing(d.path()),
+            before,
+            "a render stopped by {signal} must leave nothing behind"
+        );
     }
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    assert_eq!(
-        listing(d.path()),
-        before,
-        "an interrupted render must leave nothing behind"
-    );
 }
 
 #[test]
@@ -694,6 +697,33 @@ fn interp_and_flow_bad_inputs() {
     // a = 0 and a = 1 reproduce the inputs exactly.
     let b = dir.join("b.png");
     common::pattern(64, 48, 3, 7).to_image().save(&b).unwrap();
+    // No command writes over one of its inputs (issue 28: flow, interp, calibrate board and
+    // eval loo --sheet used to).
+    let bs = b.to_str().unwrap();
+    let original = std::fs::read(&b).unwrap();
+    let flo = dir.join("f.flo");
+    let flo = flo.to_str().unwrap();
+    for args in [
+        vec!["interp", a, bs, "--out", bs],
+        vec!["flow", a, bs, "--out", bs],
+        vec!["flow", a, bs, "--out", flo, "--viz", bs],
+        vec!["flow", a, bs, "--out", flo, "--consistency", bs],
+        vec!["eval", "loo", a, bs, a, "--sheet", bs],
+        vec![
+            "calibrate",
+            "board",
+            a,
+            bs,
+            a,
+            "--pattern",
+            "9x6",
+            "--out",
+            bs,
+        ],
+    ] {
+        fails(&args, 2, &["overwrite", "b.png"], dir);
+        assert_eq!(std::fs::read(&b).unwrap(), original, "{args:?}");
+    }
     for (t, want) in [("0", a), ("1", b.to_str().unwrap())] {
         let r = run(&["interp", a, b.to_str().unwrap(), "--at", t, "--out", o]);
         assert_eq!(r.code, 0, "{}", r.stderr);
@@ -702,4 +732,149 @@ fn interp_and_flow_bad_inputs() {
             image::open(want).unwrap().to_rgb8()
         );
     }
+}
+
+#[test]
+fn warnings_and_refusals_before_garbage() {
+    // Issue 28: what a new user meets first. A ring of 12 (30 degrees apart): render warns
+    // once about the spacing and reports a confidence per synthesized view; a ring of 24
+    // does not warn.
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    for n in ["12", "24"] {
+        let rig = dir.join(format!("ring{n}"));
+        let r = run(&[
+            "samples",
+            "--out",
+            rig.to_str().unwrap(),
+            "--cameras",
+            n,
+            "--size",
+            "320x180",
+            "--frames",
+            "3",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let out = dir.join(format!("ring{n}.mp4"));
+        let r = run(&[
+            "render",
+            rig.to_str().unwrap(),
+            "--at",
+            "frame:1",
+            "--duration",
+            "1",
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let views = report["synthesized_views"].as_array().unwrap();
+        assert!(!views.is_empty());
+        let confidence: Vec<f64> = views
+            .iter()
+            .map(|v| v["confidence"].as_f64().unwrap())
+            .collect();
+        let warned = r.stderr.contains("degrees apart");
+        if n == "12" {
+            assert!(warned, "{}", r.stderr);
+            assert_eq!(
+                r.stderr.matches("30 degrees apart").count(),
+                1,
+                "{}",
+                r.stderr
+            );
+            assert!(!report["warnings"].as_array().unwrap().is_empty());
+            // Measured 2026-12-07 at 480x270: 0.36-0.39 at 30 degrees, 0.53-0.59 at 15.
+            assert!(confidence.iter().all(|&c| c < 0.5), "{confidence:?}");
+        } else {
+            assert!(!warned, "{}", r.stderr);
+            assert!(confidence.iter().all(|&c| c > 0.45), "{confidence:?}");
+        }
+    }
+    // The same file as two cameras: refused, naming both.
+    let rig = dir.join("ring12");
+    let cam = |n: &str| {
+        rig.join(format!("cam{n}.mp4"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let o = dir.join("dup.mp4");
+    let r = run(&[
+        "render",
+        &cam("01"),
+        &cam("02"),
+        &cam("01"),
+        "--at",
+        "frame:1",
+        "--out",
+        o.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("same file") && !o.exists(),
+        "{}",
+        r.stderr
+    );
+    // A frame outside the footage is a usage error in every command (render's was, flow's
+    // exited 1).
+    let f = dir.join("f.flo");
+    let r = run(&[
+        "flow",
+        &format!("{}@999", cam("01")),
+        &format!("{}@1", cam("02")),
+        "--out",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("outside the footage") && !f.exists());
+    // Cameras at different frame rates: rendered, with a warning.
+    let other = dir.join("pal");
+    let r = run(&[
+        "samples",
+        "--out",
+        other.to_str().unwrap(),
+        "--cameras",
+        "2",
+        "--size",
+        "320x180",
+        "--frames",
+        "3",
+        "--fps",
+        "25",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let o = dir.join("mixed.mp4");
+    let pal = other.join("cam02.mp4");
+    let r = run(&[
+        "render",
+        &cam("01"),
+        pal.to_str().unwrap(),
+        "--at",
+        "frame:1",
+        "--interp",
+        "0",
+        "--out",
+        o.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("different frame rates"), "{}", r.stderr);
+    // A video cut short: probe says so and fails.
+    let cut = dir.join("cut");
+    std::fs::create_dir(&cut).unwrap();
+    for n in ["01", "02"] {
+        std::fs::copy(cam(n), cut.join(format!("cam{n}.mp4"))).unwrap();
+    }
+    let bytes = std::fs::read(cam("03")).unwrap();
+    std::fs::write(cut.join("cam03.mp4"), &bytes[..bytes.len() * 3 / 4]).unwrap();
+    let r = run(&["probe", cut.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cam03") && r.stderr.contains("truncated"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&["probe", rig.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }

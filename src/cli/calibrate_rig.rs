@@ -59,6 +59,11 @@ pub struct RigArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Write the calibration even when its self-check doubts it (cameras at very different
+    /// distances from the subject, steps round it that turn back or differ several-fold, a
+    /// field of view no lens has); the doubts are still printed.
+    #[arg(long)]
+    pub accept_poor: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -124,6 +129,7 @@ pub fn calibrate_project(
     at: Option<TimeSpec>,
     opts: &RigOptions,
     out: &Path,
+    accept_poor: bool,
     progress: &dyn Progress,
 ) -> Result<rig::calibration_json::RigCalibration> {
     progress.begin("reading frames", project.cameras.len() as u64);
@@ -159,6 +165,25 @@ pub fn calibrate_project(
     }
     progress.end();
     let result = rig::calibrate_rig(&views, opts, progress)?;
+    // The self-check, before anything is written: a wrong calibration must not look right.
+    let doubts = rig::self_check::doubts(&result, opts.layout);
+    if !doubts.is_empty() {
+        if !accept_poor {
+            anyhow::bail!(
+                "the calibration does not look like a {} of cameras ({} of {} registered): {}; nothing was written. Give the focal length (--focal or --intrinsics), check the rig order and --layout, or keep it anyway with --accept-poor",
+                match opts.layout {
+                    Layout::Ring => "ring",
+                    Layout::Arc => "arc",
+                },
+                result.cameras.len(),
+                project.cameras.len(),
+                doubts.join("; ")
+            );
+        }
+        for d in &doubts {
+            progress.warn(&format!("calibration kept with --accept-poor: {d}"));
+        }
+    }
     std::fs::create_dir_all(out)
         .with_context(|| format!("{}: cannot create the output folder", out.display()))?;
     rig::calibration_json::write(&out.join("calibration.json"), &result)?;
@@ -266,7 +291,7 @@ pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
         },
         ..Default::default()
     };
-    let result = calibrate_project(&project, a.at, &opts, &a.out, progress)?;
+    let result = calibrate_project(&project, a.at, &opts, &a.out, a.accept_poor, progress)?;
     if a.json {
         let text = std::fs::read_to_string(a.out.join("calibration.json"))?;
         println!("{text}");
@@ -288,6 +313,19 @@ pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
     );
     if opts.order == RigOrder::Auto {
         println!("rig order found: {}", result.order.join(" "));
+    }
+    for c in &result.cameras {
+        println!(
+            "  {}: reprojection RMS {:.3} px over {} observations{}",
+            c.camera.name,
+            c.rms,
+            c.inliers,
+            if c.spacing_assumed {
+                ", distance assumed"
+            } else {
+                ""
+            }
+        );
     }
     for u in &result.unregistered {
         println!("not registered: {}: {}", u.name, u.reason);

@@ -55,6 +55,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
         Some(event),
         &opts,
         &calib_dir,
+        false,
         progress,
     )?;
     let est: Vec<Camera> = calib.cameras.iter().map(|c| c.camera.clone()).collect();

@@ -152,6 +152,16 @@ fn loo(a: LooArgs) -> Result<()> {
         a.synthesis.method,
         super::interp::preset(&a.synthesis.preset)?,
     );
+    if let Some(sheet) = &a.sheet {
+        let mut specs: Vec<&str> = a.views.iter().map(String::as_str).collect();
+        let rig = a
+            .synthesis
+            .rig
+            .as_ref()
+            .map(|r| r.to_string_lossy().to_string());
+        specs.extend(rig.as_deref());
+        super::refuse_inputs(&[sheet], &specs)?;
+    }
     let cams = a.synthesis.calibration()?;
     let mut results = Vec::new();
     let mut sheet_rows = Vec::new();

@@ -113,6 +113,25 @@ pub fn parse_fps(s: &str) -> Result<timeslice::Rational, String> {
     s.parse().map_err(|e: timeslice::Error| e.to_string())
 }
 
+/// The file an input spec names: the path itself, or the video of `VIDEO@N`.
+pub fn input_path(spec: &str) -> std::path::PathBuf {
+    let direct = std::path::Path::new(spec);
+    match spec.rsplit_once('@') {
+        Some((path, n)) if !direct.exists() && n.parse::<i64>().is_ok() => path.into(),
+        _ => direct.to_path_buf(),
+    }
+}
+
+/// Refuses each of `outputs` that names one of the input specs `inputs` (see
+/// [`input_path`]): no command writes over what the user gave it.
+pub fn refuse_inputs(outputs: &[&std::path::Path], inputs: &[&str]) -> timeslice::Result<()> {
+    let paths: Vec<std::path::PathBuf> = inputs.iter().map(|s| input_path(s)).collect();
+    let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    outputs
+        .iter()
+        .try_for_each(|o| timeslice::output::refuse_input(o, &refs))
+}
+
 /// Loads an image file, the first frame of any camera source, or `VIDEO@N` (frame N).
 pub fn load_image(spec: &str) -> timeslice::Result<timeslice::RgbImage> {
     use std::path::Path;
@@ -127,7 +146,18 @@ pub fn load_image(spec: &str) -> timeslice::Result<timeslice::RgbImage> {
                 "{spec}: after @ give a frame number, e.g. {path}@30"
             ))
         })?;
-        return media::open(Path::new(path))?.frame(index);
+        let mut src = media::open(Path::new(path))?;
+        let info = src.info();
+        let count = info.frame_count as i64;
+        if index < 0 || index >= count {
+            // The user's mistake, as `render --at` outside the footage: a usage error.
+            return Err(Error::usage(format!(
+                "{spec}: frame {index} is outside the footage (frames 0..{}, {:.3} s); pick a frame inside it",
+                count - 1,
+                info.duration
+            )));
+        }
+        return src.frame(index);
     }
     Err(Error::NotFound(direct.to_path_buf()))
 }

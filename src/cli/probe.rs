@@ -27,6 +27,8 @@ struct Row {
     camera: String,
     #[serde(flatten)]
     info: SourceInfo,
+    /// Frames whose data is in the file (fewer than `frame_count`: truncated or corrupt).
+    frames_present: u64,
 }
 
 #[derive(Serialize)]
@@ -63,11 +65,14 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
     progress.begin("probing", project.cameras.len() as u64);
     let mut rows = Vec::new();
     for cam in &project.cameras {
-        let info = media::probe(&project.source_path(cam))
-            .map_err(|e| anyhow::Error::new(e).context(format!("camera {}", cam.name)))?;
+        let path = project.source_path(cam);
+        let context = |e| anyhow::Error::new(e).context(format!("camera {}", cam.name));
+        let info = media::probe(&path).map_err(context)?;
+        let frames_present = media::frames_present(&path).map_err(context)?;
         rows.push(Row {
             camera: cam.name.clone(),
             info,
+            frames_present,
         });
         progress.advance(1);
     }
@@ -76,9 +81,30 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
         differences: differences(&rows),
         cameras: rows,
     };
+    // A file cut short (an interrupted copy) keeps a header that promises every frame.
+    let damaged: Vec<String> = report
+        .cameras
+        .iter()
+        .filter(|r| r.frames_present < r.info.frame_count)
+        .map(|r| {
+            format!(
+                "camera {} ({}) has only {} of its {} frames readable: the file is truncated or corrupt; copy or export it again",
+                r.camera,
+                r.info.path.display(),
+                r.frames_present,
+                r.info.frame_count
+            )
+        })
+        .collect();
+    let verdict = || -> Result<()> {
+        match damaged.is_empty() {
+            true => Ok(()),
+            false => Err(anyhow::anyhow!(damaged.join("; "))),
+        }
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(());
+        return verdict();
     }
     println!(
         "{:<14} {:>11} {:>10} {:>7} {:>9} {:<10} {:<12} {:<12} {:<5}",
@@ -112,5 +138,5 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
     } else {
         println!("differs between cameras: {}", report.differences.join(", "));
     }
-    Ok(())
+    verdict()
 }

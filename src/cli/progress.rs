@@ -45,6 +45,14 @@ impl timeslice::progress::Progress for Bars {
         }
     }
 
+    fn warn(&self, message: &str) {
+        let line = format!("warning: {message}");
+        match self.bar.lock().expect("progress lock").as_ref() {
+            Some(b) => b.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
     fn advance(&self, n: u64) {
         if let Some(b) = self.bar.lock().expect("progress lock").as_ref() {
             b.inc(n);

@@ -15,12 +15,12 @@ use timeslice::{Rational, TimeSpec};
 /// Render a clip: the moment freezes (or slows) while the view orbits the subject.
 ///
 /// Between neighbouring cameras, views are synthesized from the optical flow of the pair
-/// (softmax splatting), so the orbit glides instead of stepping; on a ring (layout = \"ring\"
+/// (softmax splatting), so the orbit glides instead of stepping; on a ring (layout = "ring"
 /// in the project) the full orbit goes round 360 degrees. The output is written to a
 /// temporary file and renamed when complete.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  timeslice render rig/ --at 1.0 --out clip.mp4\n  timeslice render rig/timeslice.toml --at 00:00:02.500 --duration 4 --fps 50 --out clip.mp4\n  timeslice render rig/ --mode slice --at 1.0 --rate 0.1 --cameras 1..12 --out slice.mp4\n  timeslice render rig/ --mode replay --from 0.5 --orbit-at 1.5 --to 2.5 --speed 90 --ease in-out --out replay.mp4\n  timeslice render rig/ --at 1.0 --bounce --loop --skip-camera 7 --out loop.mp4\n  timeslice render rig/ --at 1.0 --plan-only --json\n  timeslice render a.mp4 b.mp4 c.mp4 --at frame:30 --codec prores --out clip.mov\n\nTIME: seconds (12.48), HH:MM:SS.mmm, frame:N, or timecode HH:MM:SS:FF (counted from the\nfootage's own start timecode when it has one; HH:MM:SS;FF for drop-frame).\nCAMERA: a camera's name (cam05) or its 1-based number in rig order."
+    after_help = "Examples:\n  timeslice render rig/ --at 1.0 --out clip.mp4\n  timeslice render rig/timeslice.toml --at 00:00:02.500 --duration 4 --fps 50 --out clip.mp4\n  timeslice render rig/ --mode slice --at 1.0 --rate 0.1 --cameras 1..12 --out slice.mp4\n  timeslice render rig/ --mode replay --from 0.5 --orbit-at 1.5 --to 2.5 --speed 90 \\\n      --ease in-out --out replay.mp4\n  timeslice render rig/ --at 1.0 --bounce --loop --skip-camera 7 --out loop.mp4\n  timeslice render rig/ --at 1.0 --plan-only --json\n  timeslice render rig/cam01.mp4 rig/cam02.mp4 rig/cam03.mp4 \\\n      --at frame:30 --codec prores --out clip.mov\n\nThey run as written on the README's sample rig (12 cameras, 3 s; rig/cam01.mp4 ...):\n  timeslice samples --out rig --cameras 12 --layout arc --arc-degrees 90 --frames 90\n\nTIME: seconds (12.48), HH:MM:SS.mmm, frame:N, or timecode HH:MM:SS:FF (counted from the\nfootage's own start timecode when it has one; HH:MM:SS;FF for drop-frame).\nCAMERA: a camera's name (cam05) or its 1-based number in rig order."
 )]
 pub struct Args {
     /// A project file, a footage folder, or camera files in rig order.
@@ -61,8 +61,23 @@ pub struct Args {
     /// the first.
     #[arg(long = "loop")]
     looped: bool,
-    /// How the orbit accelerates: linear (constant angular speed), in, out or in-out.
-    #[arg(long, default_value = "linear", value_parser = parse_ease)]
+    /// How the orbit accelerates.
+    #[arg(
+        long,
+        default_value = "linear",
+        ignore_case = true,
+        value_parser = clap::builder::TypedValueParser::try_map(
+            clap::builder::PossibleValuesParser::new([
+                clap::builder::PossibleValue::new("linear").help("Constant angular speed"),
+                clap::builder::PossibleValue::new("in").help("Starts at rest and accelerates"),
+                clap::builder::PossibleValue::new("out").help("Decelerates to rest"),
+                clap::builder::PossibleValue::new("in-out")
+                    .alias("inout")
+                    .help("Starts and ends at rest (slow in, slow out)"),
+            ]),
+            |s: String| parse_ease(&s),
+        )
+    )]
     ease: Ease,
     /// Orbit pace in degrees per second (needs a ring, arc_degrees in the project, or a
     /// calibration); instead of --duration.
@@ -124,10 +139,21 @@ pub struct Args {
     /// cameras [default: every output frame is its own view, the smoothest orbit].
     #[arg(long, value_name = "K")]
     interp: Option<u32>,
-    /// Flow preset for view synthesis: fast, balanced or quality. With a calibration,
-    /// quality also makes each view by a plane sweep through the two cameras and averages
-    /// it in (sharper views, about 2.5 times the time).
-    #[arg(long, default_value = "balanced")]
+    /// Flow preset for view synthesis. With a calibration, quality also makes each view by a
+    /// plane sweep through the two cameras and averages it in (sharper views, about 2.5 times
+    /// the time).
+    #[arg(
+        long,
+        value_name = "PRESET",
+        default_value = "balanced",
+        ignore_case = true,
+        value_parser = clap::builder::PossibleValuesParser::new([
+            clap::builder::PossibleValue::new("fast").help("Fastest, least accurate flow"),
+            clap::builder::PossibleValue::new("balanced").help("Between the two, the default"),
+            clap::builder::PossibleValue::new("quality")
+                .help("Most accurate, slowest flow; with a calibration, plus the plane sweep"),
+        ])
+    )]
     flow_preset: String,
     /// Print the schedule (one entry per output frame: time, cameras, fraction) and stop.
     #[arg(long)]

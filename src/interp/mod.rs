@@ -123,6 +123,8 @@ pub struct PairFlow {
     /// exp(importance) per pixel of A and of B.
     weight_a: Plane,
     weight_b: Plane,
+    /// The share of both images' pixels whose flows pass the forward-backward check.
+    consistent: f32,
     /// For a pair matched in an aligned output: where the cameras' pixels go.
     placed: Option<Placed>,
     /// For a calibrated pair: the cameras, whose in-between camera sees the matches, and the
@@ -307,7 +309,7 @@ impl PairFlow {
         bwd: FlowField,
     ) -> Result<PairFlow> {
         let (a, b) = (Plane::channels(a), Plane::channels(b));
-        let (weight_a, weight_b) = importances(&a, &b, &fwd, &bwd)?;
+        let (weight_a, weight_b, consistent) = importances(&a, &b, &fwd, &bwd)?;
         let nearness = depth_order::flow_order(&fwd).map(|d| {
             let (na, nb) = rayon::join(
                 || depth_order::nearness(&fwd, d),
@@ -322,6 +324,7 @@ impl PairFlow {
             bwd,
             weight_a,
             weight_b,
+            consistent,
             placed: None,
             geometry: None,
             sources: None,
@@ -393,7 +396,7 @@ impl PairFlow {
             || focus_plane(&cb, &ca, &mut bwd),
         );
         let still: Vec<bool> = still_a.iter().zip(&still_b).map(|(a, b)| a | b).collect();
-        let (imp_a, imp_b) = importances(&ca, &cb, &fwd, &bwd)?;
+        let (imp_a, imp_b, consistent) = importances(&ca, &cb, &fwd, &bwd)?;
         let (w, h) = (a.width as usize, a.height as usize);
         let (base_a, motion_a, weight_a) = place(w, h, to_a, &fwd, &imp_a);
         let (base_b, motion_b, weight_b) = place(w, h, to_b, &bwd, &imp_b);
@@ -417,6 +420,7 @@ impl PairFlow {
             bwd,
             weight_a,
             weight_b,
+            consistent,
             placed: Some(Placed {
                 out: (warped_a.width as usize, warped_a.height as usize),
                 radius: radius.max(1.0) as f32,
@@ -431,6 +435,13 @@ impl PairFlow {
             sources: None,
             nearness,
         })
+    }
+
+    /// How well the pair's two flows agree: the share of both images' pixels whose match
+    /// leads back to them (forward-backward check). Near 1 where the cameras see one scene
+    /// from nearby; low where they are too far apart for the flow (or see different things).
+    pub fn confidence(&self) -> f32 {
+        self.consistent
     }
 
     /// The view at `t` (0 = A, 1 = B). For a pair given its cameras
@@ -854,18 +865,26 @@ fn flows(
 }
 
 /// The splatting weights of both images (colour planes; see [`importance`]), with the
-/// forward-backward consistency of the two flows.
+/// forward-backward consistency of the two flows, and the share of pixels that pass it.
 fn importances(
     a: &[Plane; 3],
     b: &[Plane; 3],
     fwd: &FlowField,
     bwd: &FlowField,
-) -> Result<(Plane, Plane)> {
+) -> Result<(Plane, Plane, f32)> {
     let ca = consistency(fwd, bwd, VIEW_CONSISTENCY)?;
     let cb = consistency(bwd, fwd, VIEW_CONSISTENCY)?;
+    let passed = ca
+        .reliable
+        .iter()
+        .chain(&cb.reliable)
+        .filter(|&&r| r)
+        .count();
+    let share = passed as f32 / (ca.reliable.len() + cb.reliable.len()).max(1) as f32;
     Ok((
         importance(a, b, fwd, &ca.confidence),
         importance(b, a, bwd, &cb.confidence),
+        share,
     ))
 }
 

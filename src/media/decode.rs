@@ -50,6 +50,35 @@ fn ff_err(path: &Path, what: &str, e: ff::Error) -> Error {
     Error::input(path, format!("{what} ({e})"))
 }
 
+/// The video stream's packets with their data in the file, read without decoding
+/// ([`super::frames_present`]).
+pub(crate) fn packets_present(path: &Path) -> Result<u64> {
+    super::init();
+    let mut input = ff::format::input(&path).map_err(|e| {
+        ff_err(
+            path,
+            "cannot open as video: the file is corrupt, truncated or not a format FFmpeg reads; re-export or re-copy it",
+            e,
+        )
+    })?;
+    let Some(video) = input
+        .streams()
+        .best(ff::media::Type::Video)
+        .map(|s| s.index())
+    else {
+        return Ok(0);
+    };
+    let mut n = 0;
+    let mut packet = ff::Packet::empty();
+    // Any read error ends the count: what follows it cannot be decoded in order.
+    while packet.read(&mut input).is_ok() {
+        if packet.stream() == video && packet.size() > 0 && !packet.is_corrupt() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 impl VideoSource {
     pub fn open(path: &Path) -> Result<Self> {
         super::init();

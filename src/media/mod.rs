@@ -102,6 +102,17 @@ pub fn open(path: &Path) -> Result<Box<dyn FrameSource>> {
     Ok(Box::new(decode::VideoSource::open(path)?))
 }
 
+/// How many of a video's frames have their data in the file: the video stream's packets
+/// read through to the end, without decoding (a few milliseconds per second of footage). A
+/// file cut short in a copy keeps its header, which still promises every frame; this finds
+/// what is really there. Stills and image folders: their frame count.
+pub fn frames_present(path: &Path) -> Result<u64> {
+    if path.is_dir() || has_extension(path, IMAGE_EXTENSIONS) {
+        return Ok(probe(path)?.frame_count);
+    }
+    decode::packets_present(path)
+}
+
 /// Probes a source without decoding more than needed.
 pub fn probe(path: &Path) -> Result<SourceInfo> {
     Ok(open(path)?.info().clone())

@@ -83,6 +83,7 @@ pub mod resection;
 pub mod ring_closure;
 pub mod ring_order;
 pub mod rotation_averaging;
+pub mod self_check;
 pub mod translation;
 pub mod two_view;
 
