@@ -21,7 +21,12 @@ pub fn remove_unfinished() {
         .unwrap_or_default();
     for p in live {
         if p.is_dir() {
-            let _ = std::fs::remove_dir_all(&p);
+            // Another thread may still add a file while the folder is emptied: try again.
+            for _ in 0..5 {
+                if std::fs::remove_dir_all(&p).is_ok() || !p.exists() {
+                    break;
+                }
+            }
         } else {
             let _ = std::fs::remove_file(&p);
         }
@@ -31,6 +36,47 @@ pub fn remove_unfinished() {
 fn forget(p: &Path) {
     if let Ok(mut l) = LIVE.lock() {
         l.retain(|x| x != p);
+    }
+}
+
+/// A folder this run creates to write into, removed again (with what was written into it)
+/// if the run fails or is interrupted before [`NewFolder::keep`]. A folder that existed
+/// before is never removed: it is the user's.
+#[derive(Debug)]
+pub struct NewFolder {
+    path: Option<PathBuf>,
+}
+
+impl NewFolder {
+    /// Creates `path` (and missing parents) unless it exists.
+    pub fn create(path: &Path) -> Result<Self> {
+        let fresh = !path.exists();
+        std::fs::create_dir_all(path)
+            .map_err(|e| Error::io(path, "cannot create the output folder", e))?;
+        if fresh {
+            if let Ok(mut l) = LIVE.lock() {
+                l.push(path.to_path_buf());
+            }
+        }
+        Ok(NewFolder {
+            path: fresh.then(|| path.to_path_buf()),
+        })
+    }
+
+    /// The run succeeded: the folder stays.
+    pub fn keep(mut self) {
+        if let Some(p) = self.path.take() {
+            forget(&p);
+        }
+    }
+}
+
+impl Drop for NewFolder {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            forget(&p);
+            let _ = std::fs::remove_dir_all(&p);
+        }
     }
 }
 

@@ -878,3 +878,33 @@ fn warnings_and_refusals_before_garbage() {
     let r = run(&["probe", rig.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+#[test]
+fn interrupted_samples_leave_no_folder() {
+    // Issue 28: an interrupted `samples` left an empty (or half-made) rig folder behind.
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("big");
+    let mut child = common::timeslice()
+        .args(["samples", "--out", out.to_str().unwrap()])
+        .args(["--cameras", "24", "--size", "1920x1080", "--frames", "600"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !out.exists() {
+        assert!(t0.elapsed().as_secs() < 60, "samples never started writing");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(
+        !out.exists(),
+        "an interrupted samples must leave nothing behind"
+    );
+    assert_eq!(listing(d.path()).len(), 0);
+}

@@ -349,10 +349,24 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
         let planned = plan(&project, &opts, progress)?;
         let s = &planned.schedule;
         if a.json {
+            // Cameras by name, as everywhere else on the command line (not by index).
+            let frames: Vec<serde_json::Value> = s
+                .frames
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "time": f.time,
+                        "from": planned.names[f.from],
+                        "to": planned.names[f.to],
+                        "t": f.t,
+                        "angle": f.angle,
+                    })
+                })
+                .collect();
             let v = serde_json::json!({
                 "fps": s.fps.to_string(),
                 "cameras": planned.names,
-                "frames": s.frames,
+                "frames": frames,
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         } else {

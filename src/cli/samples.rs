@@ -91,7 +91,11 @@ pub fn make(
     opts: SampleOptions,
     progress: &dyn Progress,
 ) -> Result<SampleOutput> {
-    Ok(generate(out, spec, opts, progress)?)
+    // Interrupted or failed, the run leaves no half-made rig (nor an empty folder) behind.
+    let folder = timeslice::output::NewFolder::create(out)?;
+    let made = generate(out, spec, opts, progress)?;
+    folder.keep();
+    Ok(made)
 }
 
 pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
