@@ -80,7 +80,8 @@ impl Drop for NewFolder {
     }
 }
 
-/// Whether two paths name one existing file (hard links and `./a` vs `a` included).
+/// Whether two paths name one existing file (`./a` and `a`, or a symbolic link and its
+/// target).
 pub fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,

@@ -785,7 +785,8 @@ fn warnings_and_refusals_before_garbage() {
                 r.stderr
             );
             assert!(!report["warnings"].as_array().unwrap().is_empty());
-            // Measured 2026-12-07 at 480x270: 0.36-0.39 at 30 degrees, 0.53-0.59 at 15.
+            // Measured 2026-12-07 at 480x270: 0.36-0.39 at 30 degrees, 0.53-0.59 at 15 (this
+            // test runs at 320x180; the bounds below leave room for that).
             assert!(confidence.iter().all(|&c| c < 0.5), "{confidence:?}");
         } else {
             assert!(!warned, "{}", r.stderr);

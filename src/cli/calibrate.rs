@@ -122,7 +122,7 @@ struct ViewSummary<'a> {
 
 fn run_board(a: BoardArgs) -> Result<()> {
     let specs: Vec<&str> = a.images.iter().map(String::as_str).collect();
-    super::refuse_inputs(&[&a.out], &specs)?;
+    super::refuse_inputs(&[&a.out], &specs, &[])?;
     // Check the output folder before any work; nothing appears under --out unless all works.
     let out = AtomicOutput::file(&a.out)?;
     let images: Vec<(String, Plane)> = a

@@ -153,14 +153,8 @@ fn loo(a: LooArgs) -> Result<()> {
         super::interp::preset(&a.synthesis.preset)?,
     );
     if let Some(sheet) = &a.sheet {
-        let mut specs: Vec<&str> = a.views.iter().map(String::as_str).collect();
-        let rig = a
-            .synthesis
-            .rig
-            .as_ref()
-            .map(|r| r.to_string_lossy().to_string());
-        specs.extend(rig.as_deref());
-        super::refuse_inputs(&[sheet], &specs)?;
+        let specs: Vec<&str> = a.views.iter().map(String::as_str).collect();
+        super::refuse_inputs(&[sheet], &specs, a.synthesis.rig.as_deref().as_slice())?;
     }
     let cams = a.synthesis.calibration()?;
     let mut results = Vec::new();

@@ -73,7 +73,7 @@ pub fn run(a: Args) -> Result<()> {
         .chain(a.viz.as_deref())
         .chain(a.consistency.as_deref())
         .collect();
-    super::refuse_inputs(&outs, &[&a.a, &a.b])?;
+    super::refuse_inputs(&outs, &[&a.a, &a.b], &[])?;
     // Fail now, before computing anything, if the output folder is not writable.
     drop(AtomicOutput::file(&a.out)?);
     let (pa, pb) = (Plane::luma(&ia), Plane::luma(&ib));

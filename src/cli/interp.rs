@@ -127,14 +127,11 @@ pub fn run(a: Args) -> Result<()> {
         (Method::Flow, Some(c)) => Some((c.camera(&a.a, &ia)?, c.camera(&a.b, &ib)?)),
         _ => None,
     };
-    let rig = a
-        .synthesis
-        .rig
-        .as_ref()
-        .map(|r| r.to_string_lossy().to_string());
-    let mut specs = vec![a.a.as_str(), a.b.as_str()];
-    specs.extend(rig.as_deref());
-    super::refuse_inputs(&[&a.out], &specs)?;
+    super::refuse_inputs(
+        &[&a.out],
+        &[&a.a, &a.b],
+        a.synthesis.rig.as_deref().as_slice(),
+    )?;
     // Fail now, before computing anything, on a bad output name or an unwritable folder.
     image::ImageFormat::from_path(&a.out)
         .map_err(|_| Error::usage(format!("{}: name the output .png or .jpg", a.out.display())))?;

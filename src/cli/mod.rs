@@ -123,10 +123,18 @@ pub fn input_path(spec: &str) -> std::path::PathBuf {
 }
 
 /// Refuses each of `outputs` that names one of the input specs `inputs` (see
-/// [`input_path`]): no command writes over what the user gave it.
-pub fn refuse_inputs(outputs: &[&std::path::Path], inputs: &[&str]) -> timeslice::Result<()> {
+/// [`input_path`]) or of the input `files`: no command writes over what the user gave it.
+pub fn refuse_inputs(
+    outputs: &[&std::path::Path],
+    inputs: &[&str],
+    files: &[&std::path::Path],
+) -> timeslice::Result<()> {
     let paths: Vec<std::path::PathBuf> = inputs.iter().map(|s| input_path(s)).collect();
-    let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let refs: Vec<&std::path::Path> = paths
+        .iter()
+        .map(|p| p.as_path())
+        .chain(files.iter().copied())
+        .collect();
     outputs
         .iter()
         .try_for_each(|o| timeslice::output::refuse_input(o, &refs))
@@ -146,18 +154,7 @@ pub fn load_image(spec: &str) -> timeslice::Result<timeslice::RgbImage> {
                 "{spec}: after @ give a frame number, e.g. {path}@30"
             ))
         })?;
-        let mut src = media::open(Path::new(path))?;
-        let info = src.info();
-        let count = info.frame_count as i64;
-        if index < 0 || index >= count {
-            // The user's mistake, as `render --at` outside the footage: a usage error.
-            return Err(Error::usage(format!(
-                "{spec}: frame {index} is outside the footage (frames 0..{}, {:.3} s); pick a frame inside it",
-                count - 1,
-                info.duration
-            )));
-        }
-        return src.frame(index);
+        return media::open(Path::new(path))?.frame(index);
     }
     Err(Error::NotFound(direct.to_path_buf()))
 }

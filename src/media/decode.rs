@@ -50,17 +50,22 @@ fn ff_err(path: &Path, what: &str, e: ff::Error) -> Error {
     Error::input(path, format!("{what} ({e})"))
 }
 
-/// The video stream's packets with their data in the file, read without decoding
-/// ([`super::frames_present`]).
-pub(crate) fn packets_present(path: &Path) -> Result<u64> {
+/// Opens `path` with FFmpeg's demuxer.
+fn open_input(path: &Path) -> Result<ff::format::context::Input> {
     super::init();
-    let mut input = ff::format::input(&path).map_err(|e| {
+    ff::format::input(&path).map_err(|e| {
         ff_err(
             path,
             "cannot open as video: the file is corrupt, truncated or not a format FFmpeg reads; re-export or re-copy it",
             e,
         )
-    })?;
+    })
+}
+
+/// The video stream's packets with their data in the file, read without decoding
+/// ([`super::frames_present`]).
+pub(crate) fn packets_present(path: &Path) -> Result<u64> {
+    let mut input = open_input(path)?;
     let Some(video) = input
         .streams()
         .best(ff::media::Type::Video)
@@ -81,14 +86,7 @@ pub(crate) fn packets_present(path: &Path) -> Result<u64> {
 
 impl VideoSource {
     pub fn open(path: &Path) -> Result<Self> {
-        super::init();
-        let input = ff::format::input(&path).map_err(|e| {
-            ff_err(
-                path,
-                "cannot open as video: the file is corrupt, truncated or not a format FFmpeg reads; re-export or re-copy it",
-                e,
-            )
-        })?;
+        let input = open_input(path)?;
         let (stream, time_base, params, start, nb_frames, avg_rate, r_rate, stream_tc) = {
             let st = input
                 .streams()
@@ -434,8 +432,10 @@ impl super::FrameSource for VideoSource {
     fn frame(&mut self, index: i64) -> Result<RgbImage> {
         let count = self.info.frame_count as i64;
         if index < 0 || index >= count {
-            return Err(Error::Rig(format!(
-                "{}: frame {index} is outside the footage (frames 0..{}, {:.3} s); pick an earlier time",
+            // The caller asked for a frame the footage does not have: a usage error (exit 2),
+            // whichever command asked.
+            return Err(Error::usage(format!(
+                "{}: frame {index} is outside the footage (frames 0..{}, {:.3} s); pick a frame inside it",
                 self.path.display(),
                 count - 1,
                 self.info.duration

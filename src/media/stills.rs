@@ -126,8 +126,8 @@ impl FrameSource for SequenceSource {
             .ok()
             .and_then(|i| self.files.get(i))
             .ok_or_else(|| {
-                Error::Rig(format!(
-                    "{}: frame {index} is outside the sequence (frames 0..{}); pick an earlier time",
+                Error::usage(format!(
+                    "{}: frame {index} is outside the sequence (frames 0..{}); pick a frame inside it",
                     self.info.path.display(),
                     self.files.len() - 1
                 ))
