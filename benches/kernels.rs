@@ -13,6 +13,7 @@ fn sample(w: u32, h: u32) -> SampleRig {
         width: w,
         height: h,
         frames: 30,
+        cameras: 12,
         ..SampleSpec::default()
     })
     .unwrap()

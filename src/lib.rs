@@ -20,6 +20,7 @@ pub mod output;
 pub mod progress;
 pub mod project;
 pub mod render;
+pub mod spin;
 pub mod synth;
 pub mod time;
 pub mod timeline;

@@ -2,13 +2,18 @@
 
 use std::cmp::Ordering;
 
-/// Compares two strings treating runs of ASCII digits as numbers, ignoring ASCII case
-/// (case only breaks ties).
+/// Compares two strings treating runs of ASCII digits as numbers, ignoring ASCII case.
+/// Case, then leading zeros, only break ties: `cam02` and `cam2b` compare as 2 and 2b, so
+/// `cam02` comes first (a zero-padded name is not "later" than every name with that number).
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
-    cmp(a.as_bytes(), b.as_bytes(), true).then_with(|| cmp(a.as_bytes(), b.as_bytes(), false))
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    cmp(a, b, true, false)
+        .then_with(|| cmp(a, b, false, false))
+        .then_with(|| cmp(a, b, false, true))
 }
 
-fn cmp(mut a: &[u8], mut b: &[u8], fold_case: bool) -> Ordering {
+/// One pass of the comparison; `zeros` makes the count of leading zeros of equal numbers count.
+fn cmp(mut a: &[u8], mut b: &[u8], fold_case: bool, zeros: bool) -> Ordering {
     loop {
         match (a.first(), b.first()) {
             (None, None) => return Ordering::Equal,
@@ -24,7 +29,7 @@ fn cmp(mut a: &[u8], mut b: &[u8], fold_case: bool) -> Ordering {
                     .len()
                     .cmp(&tb.len())
                     .then_with(|| ta.cmp(tb))
-                    .then(na.cmp(&nb));
+                    .then(if zeros { na.cmp(&nb) } else { Ordering::Equal });
                 if ord != Ordering::Equal {
                     return ord;
                 }
@@ -84,5 +89,12 @@ mod tests {
                 "cam10.mp4"
             ]
         );
+    }
+
+    #[test]
+    fn leading_zeros_only_break_ties() {
+        let mut v = vec!["cam2b", "cam02", "cam2", "cam002", "cam1c", "cam01d"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(v, ["cam1c", "cam01d", "cam2", "cam02", "cam002", "cam2b"]);
     }
 }

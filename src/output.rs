@@ -234,6 +234,59 @@ impl Drop for AtomicOutput {
     }
 }
 
+/// Writes several files (and folders) into the folder `out` as one step: `write` fills a
+/// staging folder, and only when it succeeds are its entries moved into `out` (created with
+/// its parents if missing), each replacing an entry of the same name. A failed or
+/// interrupted run leaves `out` as it was: no mix of a new calibration.json and an old sheet.
+/// Other files in `out` are left alone.
+pub fn write_into_folder(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    if out.exists() && !out.is_dir() {
+        return Err(Error::output(
+            out,
+            "exists and is not a folder; choose another output folder",
+        ));
+    }
+    let empty = !out.exists()
+        || std::fs::read_dir(out)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+    if empty {
+        // The whole folder appears at once; missing parents are removed again on failure.
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let parents = NewFolder::create(&parent)?;
+        let stage = AtomicOutput::dir(out)?;
+        write(stage.path())?;
+        stage.commit()?;
+        parents.keep();
+        return Ok(());
+    }
+    let stage = AtomicOutput::dir(&out.join(".timeslice-staging"))?;
+    write(stage.path())?;
+    let entries: Vec<_> = std::fs::read_dir(stage.path())
+        .map_err(|e| Error::io(stage.path(), "cannot read", e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    for name in entries {
+        let (from, to) = (stage.path().join(&name), out.join(&name));
+        if to.is_dir() {
+            // A folder cannot be renamed over: move the old one into the staging folder,
+            // which is removed below with it.
+            let old = stage
+                .path()
+                .join(format!(".old-{}", name.to_string_lossy()));
+            std::fs::rename(&to, &old)
+                .map_err(|e| Error::output(&to, format!("cannot replace ({e})")))?;
+        }
+        std::fs::rename(&from, &to)
+            .map_err(|e| Error::output(&to, format!("cannot move into place ({e})")))?;
+    }
+    Ok(())
+}
+
 /// Writes an image atomically, in the format its extension names (PNG or JPEG).
 pub fn save_image(path: &Path, img: impl Into<image::DynamicImage>) -> Result<()> {
     let format = image::ImageFormat::from_path(path)
@@ -260,6 +313,68 @@ mod tests {
         out.commit().unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"data");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_folder_of_files_appears_whole_or_not_at_all() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("new/calib");
+        let files = |p: &Path| -> Result<()> {
+            std::fs::write(p.join("calibration.json"), b"new").unwrap();
+            std::fs::create_dir(p.join("colmap")).unwrap();
+            std::fs::write(p.join("colmap/cameras.txt"), b"new").unwrap();
+            Ok(())
+        };
+        // A failure half-way leaves nothing, not even the missing parent.
+        let e = write_into_folder(&out, |p| {
+            std::fs::write(p.join("calibration.json"), b"half").unwrap();
+            Err(Error::usage("stopped"))
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("stopped"));
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+        write_into_folder(&out, files).unwrap();
+        assert_eq!(
+            std::fs::read(out.join("colmap/cameras.txt")).unwrap(),
+            b"new"
+        );
+        // Into a folder holding an earlier result and a file of the user's: a failure
+        // changes nothing; a success replaces our entries, keeps the user's file and leaves
+        // no staging folder.
+        std::fs::write(out.join("notes.txt"), b"mine").unwrap();
+        std::fs::write(out.join("colmap/old.txt"), b"old").unwrap();
+        write_into_folder(&out, |p| {
+            std::fs::write(p.join("calibration.json"), b"half").unwrap();
+            Err(Error::usage("stopped"))
+        })
+        .unwrap_err();
+        assert_eq!(std::fs::read(out.join("calibration.json")).unwrap(), b"new");
+        write_into_folder(&out, |p| {
+            std::fs::write(p.join("calibration.json"), b"second").unwrap();
+            std::fs::create_dir(p.join("colmap")).unwrap();
+            std::fs::write(p.join("colmap/cameras.txt"), b"second").unwrap();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            std::fs::read(out.join("calibration.json")).unwrap(),
+            b"second"
+        );
+        assert_eq!(
+            std::fs::read(out.join("colmap/cameras.txt")).unwrap(),
+            b"second"
+        );
+        assert!(!out.join("colmap/old.txt").exists());
+        assert_eq!(std::fs::read(out.join("notes.txt")).unwrap(), b"mine");
+        let mut names: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["calibration.json", "colmap", "notes.txt"]);
+        // A file where the folder should be is refused.
+        let e = write_into_folder(&out.join("notes.txt"), files).unwrap_err();
+        assert!(e.to_string().contains("not a folder"), "{e}");
     }
 
     #[test]

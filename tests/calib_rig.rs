@@ -355,6 +355,16 @@ fn known_intrinsics_from_opencv_yaml() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let cal = timeslice::calib::load_rig(&out).unwrap();
     assert_eq!(cal.len(), 10);
+    // How sure it is, per camera (issue 28): a confidence for each, no doubts.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap())
+            .unwrap();
+    for c in json["cameras"].as_array().unwrap() {
+        let conf = c["confidence"].as_f64().unwrap();
+        assert!((0.5..=1.0).contains(&conf), "{}: {conf}", c["name"]);
+        assert!(c.get("doubts").is_none(), "{c}");
+    }
+    assert!(json.get("doubts").is_none());
     // The contact sheet: 4 columns of 320 px tiles (3 rows for 10 cameras) with 4 px gaps.
     let sheet = image::open(out.join("sheet.png")).unwrap();
     assert_eq!((sheet.width(), sheet.height()), (4 * 324 + 4, 3 * 184 + 4));

@@ -10,7 +10,7 @@ use timeslice::frame::Plane;
 use timeslice::media;
 use timeslice::progress::Progress;
 use timeslice::project::{Layout, Project};
-use timeslice::{Rational, TimeSpec};
+use timeslice::TimeSpec;
 
 /// Calibrate a rig from its own footage: every camera's pose (and the shared focal length when
 /// not given), from one frame per camera, by matching neighbouring cameras, robust two-view
@@ -137,19 +137,7 @@ pub fn calibrate_project(
     // Small copies for the contact sheet, so that no full frames are kept.
     let mut thumbs = Vec::new();
     for cam in &project.cameras {
-        let path = project.source_path(cam);
-        let mut src = media::open(&path).with_context(|| format!("camera {}", cam.name))?;
-        let index = match at {
-            None => 0,
-            Some(t) => {
-                let info = src.info();
-                let fps = info.fps.or(cam.fps).unwrap_or(Rational::new(1, 1));
-                t.to_frame(fps, info.timecode_frames())? + cam.offset
-            }
-        };
-        let img = src
-            .frame(index)
-            .with_context(|| format!("camera {}: frame {index}", cam.name))?;
+        let img = super::still_of(project, cam, at, "camera")?;
         let scale = (SHEET_TILE as f64 / img.width as f64).min(1.0);
         thumbs.push(image::imageops::resize(
             &img.to_image(),
@@ -177,16 +165,17 @@ pub fn calibrate_project(
                 },
                 result.cameras.len(),
                 project.cameras.len(),
-                doubts.join("; ")
+                doubts
+                    .iter()
+                    .map(|d| d.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             );
         }
         for d in &doubts {
             progress.warn(&format!("calibration kept with --accept-poor: {d}"));
         }
     }
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("{}: cannot create the output folder", out.display()))?;
-    rig::calibration_json::write(&out.join("calibration.json"), &result)?;
     let file_of = |name: &str| {
         project
             .cameras
@@ -196,8 +185,13 @@ pub fn calibrate_project(
             .map(|f| f.to_string_lossy().replace(char::is_whitespace, "_"))
             .unwrap_or_else(|| format!("{name}.png"))
     };
-    rig::write_colmap(&out.join("colmap"), &result, file_of)?;
-    write_sheet(&out.join("sheet.png"), project, &thumbs, &result)?;
+    // All three outputs land together, or none: a rerun that fails keeps the last good one.
+    timeslice::output::write_into_folder(out, |dir| {
+        rig::calibration_json::write(&dir.join("calibration.json"), &result, &doubts)?;
+        rig::write_colmap(&dir.join("colmap"), &result, file_of)?;
+        write_sheet(&dir.join("sheet.png"), project, &thumbs, &result)
+            .map_err(|e| timeslice::Error::output(out.join("sheet.png"), e.to_string()))
+    })?;
     Ok(result)
 }
 
@@ -314,10 +308,14 @@ pub fn run(a: RigArgs, progress: &dyn Progress) -> Result<()> {
     if opts.order == RigOrder::Auto {
         println!("rig order found: {}", result.order.join(" "));
     }
+    let doubts = rig::self_check::doubts(&result, opts.layout);
     for c in &result.cameras {
+        let confidence = rig::self_check::confidence(c, &doubts);
         println!(
-            "  {}: reprojection RMS {:.3} px over {} observations{}",
+            "  {}: confidence {:.2} ({}), reprojection RMS {:.3} px over {} observations{}",
             c.camera.name,
+            confidence,
+            rig::self_check::confidence_word(confidence),
             c.rms,
             c.inliers,
             if c.spacing_assumed {

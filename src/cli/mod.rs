@@ -11,6 +11,7 @@ mod probe;
 mod progress;
 mod render;
 mod samples;
+mod spin;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -48,6 +49,7 @@ enum Command {
     Interp(interp::Args),
     Eval(eval::Args),
     Calibrate(calibrate::Args),
+    Spin(Box<spin::Args>),
 }
 
 pub fn main() -> ExitCode {
@@ -69,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Interp(a) => interp::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Calibrate(a) => calibrate::run(a, &progress),
+        Command::Spin(a) => spin::run(*a, &progress),
     };
     progress.clear();
     match result {
@@ -87,6 +90,33 @@ pub fn main() -> ExitCode {
 }
 
 /// Parses `WIDTHxHEIGHT`.
+/// One still frame of camera `cam` at `at` (its first frame when `None`), the moment counted
+/// at the stream's frame rate (the project's, else one per second, for an image folder):
+/// what calibrate rig and spin take from each camera. `what` names the camera in errors.
+pub fn still_of(
+    project: &timeslice::project::Project,
+    cam: &timeslice::project::CameraSource,
+    at: Option<timeslice::TimeSpec>,
+    what: &str,
+) -> anyhow::Result<timeslice::RgbImage> {
+    use anyhow::Context;
+    let path = project.source_path(cam);
+    let mut src = timeslice::media::open(&path).with_context(|| format!("{what} {}", cam.name))?;
+    let index = match at {
+        None => 0,
+        Some(t) => {
+            let info = src.info();
+            let fps = info
+                .fps
+                .or(cam.fps)
+                .unwrap_or(timeslice::Rational::new(1, 1));
+            t.to_frame(fps, info.timecode_frames())? + cam.offset
+        }
+    };
+    src.frame(index)
+        .with_context(|| format!("{what} {}: frame {index}", cam.name))
+}
+
 pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s
         .split_once(['x', 'X'])

@@ -9,9 +9,10 @@ use timeslice::Rational;
 
 /// Render a synthetic rig: a scene filmed by N cameras, with ground-truth poses.
 ///
-/// The scene has a textured ground, props at several depths, a backdrop, a ball flying on a
-/// parabola (the event, at its apex halfway through) and a small saturated red marker ball at
-/// the focus point, which every camera aims at. Writes one H.264 MP4 per camera (or one PNG
+/// The scene has a textured ground, props at several depths, a backdrop, a goalkeeper in
+/// mid-dive beside the focus (--figure), a ball flying on a parabola (the event, at its apex halfway
+/// through) and a small saturated red marker ball on a pedestal at the focus point, which
+/// every camera aims at. Writes one H.264 MP4 per camera (or one PNG
 /// still per camera with --stills, taken at the event), a timeslice.toml, and the ground
 /// truth in DIR/truth: truth.json and a COLMAP text model (truth/colmap).
 #[derive(clap::Args)]
@@ -22,8 +23,8 @@ pub struct Args {
     /// Output folder (created if missing; files of the same names are replaced).
     #[arg(long, short)]
     pub out: PathBuf,
-    /// Number of cameras.
-    #[arg(long, default_value_t = 12)]
+    /// Number of cameras (24 on a ring: 15 degrees apart, what view synthesis handles well).
+    #[arg(long, default_value_t = 24)]
     pub cameras: usize,
     /// A closed ring, or an open arc.
     #[arg(long, value_enum, default_value = "ring")]
@@ -65,6 +66,15 @@ pub struct Args {
     /// cameras in truth/views/views.json.
     #[arg(long, default_value_t = 0, value_name = "M")]
     pub truth_views: u32,
+    /// A turntable capture instead of the street: a product (seeded) turning in front of one
+    /// fixed camera on a plain white backdrop, one still per shot (shot01.png..), in capture
+    /// order; --cameras is the number of shots per turn (or over --layout arc
+    /// --arc-degrees). The truth lists where the camera stood relative to the product.
+    #[arg(long)]
+    pub turntable: bool,
+    /// Add a goalkeeper in mid-dive beside the red marker: a subject a viewer recognises.
+    #[arg(long)]
+    pub figure: bool,
 }
 
 impl Args {
@@ -81,6 +91,8 @@ impl Args {
             aim_jitter_degrees: self.aim_jitter,
             roll_jitter_degrees: self.roll_jitter,
             hfov_degrees: self.hfov,
+            turntable: self.turntable,
+            figure: self.figure,
         }
     }
 }
@@ -100,12 +112,14 @@ pub fn make(
 
 pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
     let opts = SampleOptions {
-        stills: a.stills,
+        stills: a.stills || a.turntable,
         truth_flow: a.truth_flow,
         truth_views: a.truth_views,
     };
     let made = make(&a.out, &a.spec(), opts, progress)?;
-    let what = if a.stills {
+    let what = if a.turntable {
+        "a turntable, one still per shot".to_string()
+    } else if a.stills {
         "one still each, at the event".to_string()
     } else {
         format!(

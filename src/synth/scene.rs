@@ -67,6 +67,12 @@ pub enum Shape {
         z0: f64,
         z1: f64,
     },
+    /// The points within `radius` of the segment from `a` to `b`: a limb of the figure.
+    Capsule {
+        a: Point3<f64>,
+        b: Point3<f64>,
+        radius: f64,
+    },
     /// A box with half extents `half`, turned about the vertical axis (see [`Shape::block`]).
     Block {
         centre: Point3<f64>,
@@ -127,6 +133,10 @@ impl Shape {
             } => (
                 Point3::new(x - radius, y - radius, *z0),
                 Point3::new(x + radius, y + radius, *z1),
+            ),
+            Shape::Capsule { a, b, radius } => (
+                a.inf(b) - Vector3::repeat(*radius),
+                a.sup(b) + Vector3::repeat(*radius),
             ),
             Shape::Block {
                 centre,
@@ -217,6 +227,44 @@ impl Shape {
                                 limit = t;
                             }
                         }
+                    }
+                }
+                best
+            }
+            Shape::Capsule { a, b, radius } => {
+                // The union of a finite cylinder and two end spheres: the first entry into any
+                // of the three is the first hit (a ray starting on the surface and leaving it
+                // enters none of them again, the capsule being convex).
+                let r2 = radius * radius;
+                let ba = b - a;
+                let baba = ba.norm_squared();
+                let oa = o - a;
+                let (bard, baoa) = (ba.dot(d), ba.dot(&oa));
+                let mut best: Option<(f64, Vector3<f64>)> = None;
+                let qa = baba - bard * bard;
+                if qa > 1e-18 * baba {
+                    let qb = baba * oa.dot(d) - baoa * bard;
+                    let qc = baba * oa.norm_squared() - baoa * baoa - r2 * baba;
+                    let h = qb * qb - qa * qc;
+                    if h >= 0.0 {
+                        let t = (-qb - h.sqrt()) / qa;
+                        let y = baoa + t * bard;
+                        if t > EPS && t < t_max && y > 0.0 && y < baba {
+                            let p = o + d * t;
+                            best = Some((t, (p - (a + ba * (y / baba))) / *radius));
+                        }
+                    }
+                }
+                for c in [a, b] {
+                    let oc = o - c;
+                    let (hb, hc) = (oc.dot(d), oc.norm_squared() - r2);
+                    let h = hb * hb - hc;
+                    if h < 0.0 {
+                        continue;
+                    }
+                    let t = -hb - h.sqrt();
+                    if t > EPS && t < best.map_or(t_max, |b| b.0) {
+                        best = Some((t, (o + d * t - c) / *radius));
                     }
                 }
                 best
@@ -593,6 +641,7 @@ impl Object {
             Shape::Ground { .. } => p.coords,
             Shape::Sphere { centre, .. } => p - centre,
             Shape::Cylinder { x, y, z0, .. } => Vector3::new(p.x - x, p.y - y, p.z - z0),
+            Shape::Capsule { a, .. } => p - a,
             Shape::Block {
                 centre,
                 cos_yaw: c,
@@ -849,6 +898,8 @@ pub struct SceneLayout {
     pub ball_apex_time: f64,
     /// Seconds from the apex to the farther end of the clip.
     pub ball_half_flight: f64,
+    /// A goalkeeper in mid-dive beside the pedestal ([`figure`]).
+    pub figure: bool,
 }
 
 /// The saturated red of the marker, before shading. Nothing else in the scene is saturated red.
@@ -987,6 +1038,16 @@ pub fn sample_scene(seed: u64, layout: &SceneLayout) -> Scene {
     // Seeded props around the focus, kept apart so they read as separate objects.
     let n_props = 10 + rng.index(4);
     let mut placed: Vec<(f64, f64, f64)> = Vec::new();
+    let figure = if layout.figure { figure(f) } else { Vec::new() };
+    // The figure's footprint. Props drawn onto it are left out after every draw, so that the
+    // other props, the pillars and the backdrop stand where they stood before the figure.
+    let keep_clear: Vec<(f64, f64, f64)> = (0..4)
+        .filter(|_| layout.figure)
+        .map(|k| {
+            let along = FIGURE_FEET + (FIGURE_HANDS - FIGURE_FEET) * k as f64 / 3.0;
+            (f.x + FIGURE_PELVIS[0] + along, f.y + FIGURE_PELVIS[1], 0.4)
+        })
+        .collect();
     let mut attempts = 0;
     while placed.len() < n_props && attempts < 10_000 {
         attempts += 1;
@@ -1045,12 +1106,19 @@ pub fn sample_scene(seed: u64, layout: &SceneLayout) -> Scene {
                 )
             }
         };
-        objects.push(Object::new(
-            format!("{name}{}", placed.len()),
-            shape,
-            material,
-        ));
+        let on_figure = keep_clear
+            .iter()
+            .any(|&(px, py, pf)| ((px - x).powi(2) + (py - y).powi(2)).sqrt() < pf + foot + 0.1);
+        if !on_figure {
+            objects.push(Object::new(
+                format!("{name}{}", placed.len()),
+                shape,
+                material,
+            ));
+        }
     }
+
+    objects.extend(figure);
 
     // Pillars outside the rig: parallax layers between the rig and the backdrop.
     let n_pillars = 10;
@@ -1154,6 +1222,296 @@ pub fn sample_scene(seed: u64, layout: &SceneLayout) -> Scene {
     )
 }
 
+/// Where the figure's pelvis is, relative to the focus point's foot (metres; its height is
+/// above the ground): beside the pedestal, on the side away from the ball's flight.
+const FIGURE_PELVIS: [f64; 3] = [-0.35, -1.15, 0.52];
+/// How far the figure reaches along its dive (+x) from the pelvis: its feet and gloves.
+const FIGURE_FEET: f64 = -1.05;
+const FIGURE_HANDS: f64 = 1.05;
+
+/// A goalkeeper in mid-dive beside the pedestal, airborne and stretched out along +x towards
+/// the ball's line: the subject a viewer recognises in a frozen moment. Built of capsules and
+/// spheres, all below 0.85 m, so it never hides the marker from a camera of the ring (every
+/// line of sight to the marker passes above 1.0 m); the figure is still, like the props, so
+/// the ball stays the only thing that moves.
+fn figure(focus: Point3<f64>) -> Vec<Object> {
+    let origin = Point3::new(
+        focus.x + FIGURE_PELVIS[0],
+        focus.y + FIGURE_PELVIS[1],
+        FIGURE_PELVIS[2],
+    );
+    // Body frame: x along the dive (head first), y to the figure's left, z up.
+    let at = |x: f64, y: f64, z: f64| origin + Vector3::new(x, y, z);
+    let skin = Material::grainy(Texture::Solid(rgb(196, 160, 130)), 0.05, 25.0, 0xf1);
+    let jersey = Material::grainy(
+        Texture::Stripes {
+            a: rgb(215, 195, 70),
+            b: rgb(45, 50, 60),
+            axis: Vector3::x(),
+            period: 0.2,
+        },
+        0.06,
+        12.0,
+        0xf2,
+    );
+    let shorts = Material::grainy(Texture::Solid(rgb(70, 100, 165)), 0.08, 15.0, 0xf3);
+    let socks = Material::grainy(Texture::Solid(rgb(235, 235, 228)), 0.08, 20.0, 0xf4);
+    let dark = Material::grainy(Texture::Solid(rgb(40, 38, 42)), 0.15, 20.0, 0xf5);
+    let gloves = Material::grainy(Texture::Solid(rgb(150, 200, 80)), 0.1, 18.0, 0xf6);
+    let capsule = |name: &str, a: Point3<f64>, b: Point3<f64>, radius: f64, m: &Material| {
+        Object::new(
+            format!("figure-{name}"),
+            Shape::Capsule { a, b, radius },
+            m.clone(),
+        )
+    };
+    let sphere = |name: &str, centre: Point3<f64>, radius: f64, m: &Material| {
+        Object::new(
+            format!("figure-{name}"),
+            Shape::Sphere { centre, radius },
+            m.clone(),
+        )
+    };
+    let mut parts = vec![
+        capsule(
+            "torso",
+            at(0.0, 0.0, 0.0),
+            at(0.44, 0.0, 0.06),
+            0.15,
+            &jersey,
+        ),
+        capsule("neck", at(0.5, 0.0, 0.07), at(0.6, 0.0, 0.1), 0.05, &skin),
+        sphere("head", at(0.71, 0.0, 0.12), 0.11, &skin),
+        sphere("hair", at(0.69, 0.0, 0.15), 0.105, &dark),
+    ];
+    for (side, s) in [("left", 1.0), ("right", -1.0)] {
+        let (shoulder, elbow, wrist) = (
+            at(0.42, 0.19 * s, 0.08),
+            at(0.7, 0.24 * s, 0.17),
+            at(0.95, 0.17 * s, 0.22),
+        );
+        let hip = at(-0.02, 0.1 * s, -0.02);
+        // The right leg trails straight; the left is bent at the knee, its foot raised.
+        let (knee, ankle, toe) = if s < 0.0 {
+            (
+                at(-0.47, 0.13 * s, -0.03),
+                at(-0.9, 0.14 * s, 0.01),
+                at(-0.98, 0.14 * s, -0.06),
+            )
+        } else {
+            (
+                at(-0.4, 0.15 * s, -0.12),
+                at(-0.72, 0.17 * s, 0.1),
+                at(-0.8, 0.17 * s, 0.04),
+            )
+        };
+        parts.extend([
+            capsule(&format!("{side}-arm"), shoulder, elbow, 0.055, &jersey),
+            capsule(&format!("{side}-forearm"), elbow, wrist, 0.045, &skin),
+            sphere(
+                &format!("{side}-glove"),
+                at(0.99, 0.17 * s, 0.23),
+                0.065,
+                &gloves,
+            ),
+            capsule(&format!("{side}-thigh"), hip, knee, 0.075, &shorts),
+            capsule(&format!("{side}-shin"), knee, ankle, 0.055, &socks),
+            capsule(&format!("{side}-shoe"), ankle, toe, 0.045, &dark),
+        ]);
+    }
+    parts
+}
+
+/// A product on a turntable (the `--turntable` sample): a seeded object of textured parts,
+/// at most 0.4 m from the axis and 0.9 m tall, on a grey disc, in a seamless white studio lit
+/// from straight above. The light and everything but the disc and product are unchanged by
+/// a turn about the vertical axis, so cameras on a ring round a still product see exactly
+/// what one fixed camera sees of a turning one.
+pub fn turntable_scene(seed: u64) -> Scene {
+    let mut rng = Prng::new(seed ^ 0x7475_726e_7461_626c);
+    let pal = palette();
+    let white = rgb(242, 242, 238);
+    let mut objects = vec![
+        Object::new(
+            "floor",
+            Shape::Ground { z: 0.0 },
+            Material::plain(Texture::Solid(white), 0),
+        ),
+        // The backdrop is lit on its own, as in a studio: the overhead light grazes it, so
+        // its albedo above 1 stands for its lamps. 1.75 x 0.95 x 0.6 ambient = 1.0, the
+        // floor's 0.95 x (0.6 ambient + 0.45 sun): the sweep is seamless.
+        Object::new(
+            "sweep",
+            Shape::backdrop(8.0, vec![30.0]),
+            Material::plain(Texture::Solid(white * 1.75), 0),
+        ),
+        Object::new(
+            "disc",
+            Shape::Cylinder {
+                x: 0.0,
+                y: 0.0,
+                radius: 0.55,
+                z0: 0.0,
+                z1: 0.04,
+            },
+            Material::grainy(
+                Texture::Solid(rgb(200, 200, 196)),
+                0.1,
+                25.0,
+                rng.next_u32(),
+            ),
+        ),
+    ];
+    let base = 0.04;
+    let mut part = |name: &str, shape: Shape, size: f64, rng: &mut Prng| {
+        let texture = random_texture(rng, &pal, size);
+        let material = Material::grainy(
+            texture,
+            rng.range(0.05, 0.12),
+            rng.range(6.0, 20.0),
+            rng.next_u32(),
+        );
+        objects.push(Object::new(format!("product-{name}"), shape, material));
+    };
+    match rng.index(3) {
+        0 => {
+            // A stack: a body, a shoulder and a knob, each off the axis a little.
+            let (r0, h0) = (rng.range(0.2, 0.3), rng.range(0.3, 0.45));
+            part(
+                "body",
+                Shape::block(
+                    Point3::new(0.0, 0.0, base + h0 / 2.0),
+                    Vector3::new(r0, r0 * rng.range(0.5, 0.9), h0 / 2.0),
+                    rng.range(0.0, PI),
+                ),
+                2.0 * r0,
+                &mut rng,
+            );
+            let r1 = rng.range(0.12, 0.18);
+            let c1 = Point3::new(
+                rng.range(-0.08, 0.08),
+                rng.range(-0.08, 0.08),
+                base + h0 + r1,
+            );
+            part(
+                "shoulder",
+                Shape::Sphere {
+                    centre: c1,
+                    radius: r1,
+                },
+                2.0 * r1,
+                &mut rng,
+            );
+            part(
+                "knob",
+                Shape::Cylinder {
+                    x: c1.x + 0.05,
+                    y: c1.y,
+                    radius: 0.05,
+                    z0: c1.z,
+                    z1: c1.z + r1 + rng.range(0.08, 0.2),
+                },
+                0.2,
+                &mut rng,
+            );
+        }
+        1 => {
+            // A bag: a box body and a handle arching over it.
+            let (w, d, h) = (
+                rng.range(0.25, 0.35),
+                rng.range(0.08, 0.15),
+                rng.range(0.25, 0.4),
+            );
+            let yaw = rng.range(0.0, PI);
+            let (c, s) = (yaw.cos(), yaw.sin());
+            part(
+                "body",
+                Shape::block(Point3::new(0.0, 0.0, base + h), Vector3::new(w, d, h), yaw),
+                2.0 * w,
+                &mut rng,
+            );
+            let top = base + 2.0 * h;
+            let lift = rng.range(0.15, 0.25);
+            let at = |u: f64, z: f64| Point3::new(c * u, s * u, z);
+            let (a, m, b) = (at(-0.6 * w, top), at(0.0, top + lift), at(0.6 * w, top));
+            part(
+                "handle-a",
+                Shape::Capsule {
+                    a,
+                    b: m,
+                    radius: 0.025,
+                },
+                0.3,
+                &mut rng,
+            );
+            part(
+                "handle-b",
+                Shape::Capsule {
+                    a: m,
+                    b,
+                    radius: 0.025,
+                },
+                0.3,
+                &mut rng,
+            );
+        }
+        _ => {
+            // A shoe-like form: a long low body, a raised heel end and a rounded toe.
+            let len = rng.range(0.3, 0.38);
+            let yaw = rng.range(0.0, PI);
+            let (c, s) = (yaw.cos(), yaw.sin());
+            let at = |u: f64, v: f64, z: f64| Point3::new(c * u - s * v, s * u + c * v, z);
+            part(
+                "sole",
+                Shape::block(
+                    at(0.0, 0.0, base + 0.03),
+                    Vector3::new(len, 0.12, 0.03),
+                    yaw,
+                ),
+                2.0 * len,
+                &mut rng,
+            );
+            part(
+                "upper",
+                Shape::Capsule {
+                    a: at(-0.6 * len, 0.0, base + 0.16),
+                    b: at(0.55 * len, 0.0, base + 0.11),
+                    radius: 0.1,
+                },
+                len,
+                &mut rng,
+            );
+            part(
+                "heel",
+                Shape::Cylinder {
+                    x: at(-0.7 * len, 0.0, 0.0).x,
+                    y: at(-0.7 * len, 0.0, 0.0).y,
+                    radius: 0.1,
+                    z0: base,
+                    z1: base + rng.range(0.3, 0.42),
+                },
+                0.3,
+                &mut rng,
+            );
+        }
+    }
+    Scene::new(
+        objects,
+        None,
+        Light {
+            sun: Vector3::z(),
+            sun_strength: 0.45,
+            ambient: 0.6,
+        },
+        Sky {
+            horizon: white,
+            zenith: white,
+            cloud: white,
+            seed: 0,
+        },
+    )
+}
+
 /// Horizontal speed: about 10 m of travel over the clip, at most 6 m/s.
 fn ball_speed(half_flight: f64) -> f64 {
     (5.0 / half_flight.max(1e-3)).min(6.0)
@@ -1183,6 +1541,7 @@ mod tests {
             ball_apex: Point3::new(0.0, 0.8, 2.3),
             ball_apex_time: 1.0,
             ball_half_flight: 1.0,
+            figure: true,
         }
     }
 
@@ -1266,7 +1625,8 @@ mod tests {
                         .any(|k| o.name.starts_with(k))
                 })
                 .collect();
-            assert!((10..=13).contains(&props.len()), "{}", props.len());
+            // 10 to 13 drawn, one or two of them left out where they would stand on the figure.
+            assert!((8..=13).contains(&props.len()), "{}", props.len());
             for o in props {
                 let b = o.shape.aabb().unwrap();
                 let c = nalgebra::center(&b.min, &b.max);
@@ -1365,6 +1725,109 @@ mod tests {
         assert!(wall
             .intersect(&ray([20.0, 0.0, 1.0], [-1.0, 0.0, 0.0]), inf)
             .is_none());
+    }
+
+    #[test]
+    fn the_figure_is_seen_whole_and_never_hides_the_marker() {
+        let l = layout();
+        let scene = sample_scene(1, &l);
+        let parts: Vec<usize> = (0..scene.objects().len())
+            .filter(|&i| scene.objects()[i].name.starts_with("figure-"))
+            .collect();
+        assert_eq!(parts.len(), 16);
+        let without = sample_scene(1, &SceneLayout { figure: false, ..l });
+        assert!(!without
+            .objects()
+            .iter()
+            .any(|o| o.name.starts_with("figure-")));
+        let marker = scene
+            .objects()
+            .iter()
+            .position(|o| o.name == "marker")
+            .unwrap();
+        for i in &parts {
+            let b = scene.objects()[*i].shape.aabb().unwrap();
+            assert!(b.max.z < 0.85 && b.min.z > 0.25, "{b:?}");
+        }
+        // From every camera position of a ring (radius 8 m, height 1.6 m), the ray to the
+        // marker's centre meets the marker first.
+        for k in 0..720 {
+            let az = TAU * k as f64 / 720.0;
+            let eye = Point3::new(8.0 * az.cos(), 8.0 * az.sin(), 1.6);
+            let hit = scene.cast_static(&Ray::new(eye, l.focus - eye));
+            assert_eq!(
+                hit.surface,
+                Surface::Object(marker),
+                "azimuth {k}/2 degrees"
+            );
+        }
+        // Seen from its side (the camera on -y), the torso, the head and both gloves are hit
+        // where they are, each by a ray aimed at it.
+        let eye = Point3::new(0.0, -8.0, 1.6);
+        for name in [
+            "figure-torso",
+            "figure-head",
+            "figure-left-glove",
+            "figure-right-glove",
+        ] {
+            let i = scene.objects().iter().position(|o| o.name == name).unwrap();
+            let b = scene.objects()[i].shape.aabb().unwrap();
+            let c = nalgebra::center(&b.min, &b.max);
+            let hit = scene.cast_static(&Ray::new(eye, c - eye));
+            assert!(
+                matches!(hit.surface, Surface::Object(j) if parts.contains(&j)),
+                "{name}: {:?}",
+                hit.surface
+            );
+        }
+    }
+
+    #[test]
+    fn a_capsule_is_hit_on_its_side_and_on_its_ends() {
+        let cap = Shape::Capsule {
+            a: Point3::new(0.0, 0.0, 1.0),
+            b: Point3::new(1.0, 0.0, 1.0),
+            radius: 0.25,
+        };
+        let ray = |o: [f64; 3], d: [f64; 3]| Ray::new(Point3::from(o), Vector3::from(d));
+        let inf = f64::INFINITY;
+        // Side: from above the middle.
+        let (t, n) = cap
+            .intersect(&ray([0.5, 0.0, 3.0], [0.0, 0.0, -1.0]), inf)
+            .unwrap();
+        assert!((t - 1.75).abs() < 1e-12 && (n - Vector3::z()).norm() < 1e-12);
+        // End caps: along the axis from either side.
+        let (t, n) = cap
+            .intersect(&ray([3.0, 0.0, 1.0], [-1.0, 0.0, 0.0]), inf)
+            .unwrap();
+        assert!((t - 1.75).abs() < 1e-12 && (n - Vector3::x()).norm() < 1e-12);
+        let (t, n) = cap
+            .intersect(&ray([-2.0, 0.0, 1.0], [1.0, 0.0, 0.0]), inf)
+            .unwrap();
+        assert!((t - 1.75).abs() < 1e-12 && (n + Vector3::x()).norm() < 1e-12);
+        // A cap's rounded edge, beyond the cylinder's end: a sphere hit, not a flat one.
+        let (t, _) = cap
+            .intersect(&ray([1.2, 0.0, 3.0], [0.0, 0.0, -1.0]), inf)
+            .unwrap();
+        let expect = 2.0 - (0.25f64 * 0.25 - 0.2 * 0.2).sqrt();
+        assert!((t - expect).abs() < 1e-12, "{t} {expect}");
+        // Misses: beside it, beyond the end cap, and nearer than the hit's distance.
+        assert!(cap
+            .intersect(&ray([0.5, 0.3, 3.0], [0.0, 0.0, -1.0]), inf)
+            .is_none());
+        assert!(cap
+            .intersect(&ray([1.3, 0.0, 3.0], [0.0, 0.0, -1.0]), inf)
+            .is_none());
+        assert!(cap
+            .intersect(&ray([0.5, 0.0, 3.0], [0.0, 0.0, -1.0]), 1.7)
+            .is_none());
+        // A ray leaving the surface outward does not hit it again (shadow rays).
+        assert!(cap
+            .intersect(&ray([0.5, 0.0, 1.25], [0.3, 0.2, 1.0]), inf)
+            .is_none());
+        let b = cap.aabb().unwrap();
+        assert!((b.min - Point3::new(-0.25, -0.25, 0.75)).norm() < 1e-6);
+        assert!((b.max - Point3::new(1.25, 0.25, 1.25)).norm() < 1e-6);
     }
 
     #[test]

@@ -36,7 +36,13 @@ pub struct Truth {
     pub arc_degrees: f64,
     pub seed: u64,
     pub marker_radius: f64,
-    pub ball: BallTruth,
+    /// The flying ball; absent for a turntable (`SampleSpec::turntable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ball: Option<BallTruth>,
+    /// A turntable capture: one fixed camera, the product turning; the cameras are where the
+    /// camera stood relative to the product, shot by shot.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub turntable: bool,
     /// In rig order.
     pub cameras: Vec<TruthCamera>,
 }
@@ -151,11 +157,8 @@ impl Truth {
 pub(super) fn truth_of(sample: &SampleRig) -> Truth {
     let spec = sample.spec();
     let rig = sample.rig();
-    let ball = sample
-        .scene()
-        .ball
-        .as_ref()
-        .expect("the sample scene has a ball");
+    let ball = sample.scene().ball.as_ref();
+    let (radius, height) = sample.rig_geometry();
     Truth {
         fps: spec.fps,
         frames: spec.frames,
@@ -165,19 +168,20 @@ pub(super) fn truth_of(sample: &SampleRig) -> Truth {
         event_time: sample.event_time(),
         focus: rig.focus.coords.into(),
         up: rig.up.into(),
-        rig_radius: super::RIG_RADIUS,
-        camera_height: super::CAMERA_HEIGHT,
+        rig_radius: radius,
+        camera_height: height,
         layout: spec.layout,
         arc_degrees: spec.arc_degrees,
         seed: spec.seed,
         marker_radius: super::MARKER_RADIUS,
-        ball: BallTruth {
+        ball: ball.map(|ball| BallTruth {
             radius: ball.radius,
             apex: ball.apex.coords.into(),
             apex_time: ball.apex_time,
             velocity: ball.velocity.into(),
             gravity: ball.gravity,
-        },
+        }),
+        turntable: spec.turntable,
         cameras: rig.cameras.iter().map(TruthCamera::from_camera).collect(),
     }
 }

@@ -10,15 +10,21 @@
 //!   "cameras": [ { "name": "cam01", "width": 1280, "height": 720,
 //!                  "K": [[fx, 0, cx], [0, fy, cy], [0, 0, 1]], "dist": [0, 0, 0, 0, 0],
 //!                  "R": [[...], [...], [...]], "t": [x, y, z], "centre": [x, y, z],
-//!                  "rms": 0.28, "inliers": 812, "spacing_assumed": true } ],
-//!   "unregistered": [ { "name": "cam07", "reason": "..." } ] }
+//!                  "rms": 0.28, "inliers": 812, "spacing_assumed": true,
+//!                  "confidence": 0.93, "doubts": ["..."] } ],
+//!   "unregistered": [ { "name": "cam07", "reason": "..." } ], "order": ["cam01", ...],
+//!   "doubts": ["..."] }
 //! ```
 //!
 //! Cameras are listed in rig order; `rms` is the reprojection error in pixels of the
 //! observations kept by the bundle adjustment, `inliers` their number for that camera.
 //! `spacing_assumed` (present only when true) marks a camera whose distance from its
 //! neighbour is the rig's mean spacing rather than measured (see `calibrate_rig`).
+//! `confidence` (0 to 1) says how sure the calibration is of the camera
+//! ([`super::self_check::confidence`]); `doubts` (present only when kept with `--accept-poor`)
+//! are the self-check's findings, per camera and for the whole rig.
 
+use super::self_check::{confidence, Doubt};
 use crate::camera::{Camera, Intrinsics, Pose};
 use crate::error::{Error, Result};
 use crate::output::AtomicOutput;
@@ -81,6 +87,13 @@ struct JsonCamera {
     inliers: usize,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     spacing_assumed: bool,
+    /// How sure the calibration is of this camera (see `self_check::confidence`); absent in
+    /// files of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    confidence: Option<f64>,
+    /// The self-check's doubts that name this camera (kept with `--accept-poor`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    doubts: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -95,14 +108,18 @@ struct JsonRig {
     /// Every camera's name in rig order (absent in files of earlier versions).
     #[serde(default)]
     order: Vec<String>,
+    /// Every doubt of the self-check, kept with `--accept-poor`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    doubts: Vec<String>,
 }
 
 fn rows(m: &Matrix3<f64>) -> [[f64; 3]; 3] {
     [0, 1, 2].map(|i| [m[(i, 0)], m[(i, 1)], m[(i, 2)]])
 }
 
-/// Writes `path` atomically.
-pub fn write(path: &Path, rig: &RigCalibration) -> Result<()> {
+/// Writes `path` atomically, with each camera's confidence in view of the self-check's
+/// `doubts` (see [`super::self_check`]).
+pub fn write(path: &Path, rig: &RigCalibration, doubts: &[Doubt]) -> Result<()> {
     let json = JsonRig {
         version: 1,
         focus: rig.focus.coords.into(),
@@ -125,11 +142,18 @@ pub fn write(path: &Path, rig: &RigCalibration) -> Result<()> {
                     rms: c.rms,
                     inliers: c.inliers,
                     spacing_assumed: c.spacing_assumed,
+                    confidence: Some((confidence(c, doubts) * 1000.0).round() / 1000.0),
+                    doubts: doubts
+                        .iter()
+                        .filter(|d| d.cameras.contains(&c.camera.name))
+                        .map(|d| d.message.clone())
+                        .collect(),
                 }
             })
             .collect(),
         unregistered: rig.unregistered.clone(),
         order: rig.order.clone(),
+        doubts: doubts.iter().map(|d| d.message.clone()).collect(),
     };
     let text = serde_json::to_string_pretty(&json).expect("calibration serialises");
     let out = AtomicOutput::file(path)?;
@@ -256,7 +280,7 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("calibration.json");
-        write(&path, &rig).unwrap();
+        write(&path, &rig, &[]).unwrap();
         let back = read(&path).unwrap();
         assert_eq!(back.unregistered, rig.unregistered);
         assert_eq!(back.order, rig.order);

@@ -535,7 +535,8 @@ pub fn calibrate_rig(
 /// The rig order of views given in any order (see [`ring_order`]): every pair's descriptor
 /// matches (upright, and with the second image turned), verified by an
 /// essential matrix at the given intrinsics or a 50-degree lens; the order is the cycle whose
-/// neighbours share the most inliers, cut at its weakest link for an arc.
+/// neighbours share the most inliers, for an arc the path that keeps the most inliers
+/// between near cameras ([`ring_order::arc_order`]).
 fn found_order(
     imgs: &[ViewImages],
     feats: &[CameraFeatures],
@@ -592,12 +593,10 @@ fn found_order(
         weight[j * n + i] = c as f64;
     }
     let weight = |a: usize, b: usize| weight[a * n + b];
-    let mut order = ring_order::ring_order(n, &weight);
-    if opts.layout == Layout::Arc {
-        let k = ring_order::weakest_link(&order, &weight);
-        order.rotate_left(k + 1);
+    match opts.layout {
+        Layout::Ring => ring_order::ring_order(n, &weight),
+        Layout::Arc => ring_order::arc_order(n, &weight),
     }
-    order
 }
 
 /// Below this many upright descriptor matches (or half the median pair's), a pair is also

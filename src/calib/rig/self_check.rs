@@ -9,7 +9,7 @@
 //! between neighbours, is wrong whatever its RMS says. Each doubt names the camera; the CLI
 //! refuses a calibration with doubts unless told `--accept-poor`.
 
-use super::calibration_json::RigCalibration;
+use super::calibration_json::{CalibratedCamera, RigCalibration};
 use super::Layout;
 use nalgebra::Vector3;
 
@@ -24,20 +24,68 @@ const SPREAD: f64 = 2.0;
 /// through a longer or a wider lens.
 const FOV_DEGREES: (f64, f64) = (2.0, 150.0);
 
+/// One thing wrong with a calibration, and the cameras it concerns (none: the whole rig).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Doubt {
+    pub cameras: Vec<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Doubt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// How sure the calibration is of one camera, in [0, 1]: its support (observations kept by
+/// the bundle adjustment, `1 - exp(-n / 100)`: 100 give 0.63, 300 give 0.95) times its fit
+/// (`1 / (1 + rms^2)`, rms in pixels: 0.3 px gives 0.92, 1 px 0.5), halved when its distance
+/// from its neighbour was assumed, and a fifth of that when a doubt names it or the whole rig.
+/// The CLI calls 0.8 and above high, 0.5 and above medium, the rest low.
+pub fn confidence(camera: &CalibratedCamera, doubts: &[Doubt]) -> f64 {
+    let support = 1.0 - (-(camera.inliers as f64) / 100.0).exp();
+    let fit = 1.0 / (1.0 + camera.rms * camera.rms);
+    let mut c = support * fit;
+    if camera.spacing_assumed {
+        c *= 0.5;
+    }
+    if doubts
+        .iter()
+        .any(|d| d.cameras.is_empty() || d.cameras.contains(&camera.camera.name))
+    {
+        c *= 0.2;
+    }
+    c
+}
+
+/// The word for a [`confidence`].
+pub fn confidence_word(c: f64) -> &'static str {
+    if c >= 0.8 {
+        "high"
+    } else if c >= 0.5 {
+        "medium"
+    } else {
+        "low"
+    }
+}
+
 /// What is doubtful in `calibration` of a rig laid out as `layout` (its `order` lists every
-/// camera in rig order, registered or not): one line per doubt, naming the camera. Empty when
-/// the calibration looks like a rig of that layout.
-pub fn doubts(calibration: &RigCalibration, layout: Layout) -> Vec<String> {
+/// camera in rig order, registered or not): one doubt per problem, naming the cameras. Empty
+/// when the calibration looks like a rig of that layout.
+pub fn doubts(calibration: &RigCalibration, layout: Layout) -> Vec<Doubt> {
     let mut out = Vec::new();
     let cams = &calibration.cameras;
     if let Some(c) = cams.first() {
         let k = &c.camera.intrinsics;
         let fov = 2.0 * (c.camera.width as f64 / (2.0 * k.fx)).atan().to_degrees();
         if !(FOV_DEGREES.0..=FOV_DEGREES.1).contains(&fov) {
-            out.push(format!(
-                "focal {:.0} px is a {fov:.1}-degree field of view, which no rig uses; give the focal length (--focal or --intrinsics)",
-                k.fx
-            ));
+            out.push(Doubt {
+                cameras: Vec::new(),
+                message: format!(
+                    "focal {:.0} px is a {fov:.1}-degree field of view, which no rig uses; give the focal length (--focal or --intrinsics)",
+                    k.fx
+                ),
+            });
         }
     }
     if cams.len() < 3 {
@@ -69,11 +117,14 @@ pub fn doubts(calibration: &RigCalibration, layout: Layout) -> Vec<String> {
     for (c, &(dist, _)) in cams.iter().zip(&polar) {
         let r = dist / mid;
         if !(1.0 / SPREAD..=SPREAD).contains(&r) {
-            out.push(format!(
-                "camera {} stands {r:.2} times the rig's median distance from the subject; the cameras of a {} stand at about one distance",
-                c.camera.name,
-                layout_name(layout)
-            ));
+            out.push(Doubt {
+                cameras: vec![c.camera.name.clone()],
+                message: format!(
+                    "camera {} stands {r:.2} times the rig's median distance from the subject; the cameras of a {} stand at about one distance",
+                    c.camera.name,
+                    layout_name(layout)
+                ),
+            });
         }
     }
     // Steps round the axis between cameras next in rig order, per position in the order.
@@ -111,13 +162,16 @@ pub fn doubts(calibration: &RigCalibration, layout: Layout) -> Vec<String> {
         for &(i, j, step) in &steps {
             let r = step * sign / typical;
             if !(1.0 / SPREAD..=SPREAD).contains(&r) {
-                out.push(format!(
-                    "cameras {} and {} are {:.0} degrees apart round the subject per step, where the {} has {typical:.0}",
-                    cams[i].camera.name,
-                    cams[j].camera.name,
-                    step * sign,
-                    layout_name(layout)
-                ));
+                out.push(Doubt {
+                    cameras: vec![cams[i].camera.name.clone(), cams[j].camera.name.clone()],
+                    message: format!(
+                        "cameras {} and {} are {:.0} degrees apart round the subject per step, where the {} has {typical:.0}",
+                        cams[i].camera.name,
+                        cams[j].camera.name,
+                        step * sign,
+                        layout_name(layout)
+                    ),
+                });
             }
         }
     }
@@ -209,7 +263,11 @@ mod tests {
         let far = rig(8, None, 2092.0, |i| if i == 2 { 4.1 } else { 1.0 }, |_| 0.0);
         let d = doubts(&far, Layout::Ring);
         assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].contains("cam03") && d[0].contains("distance"), "{d:?}");
+        assert!(
+            d[0].message.contains("cam03") && d[0].message.contains("distance"),
+            "{d:?}"
+        );
+        assert_eq!(d[0].cameras, ["cam03"]);
         let folded = rig(
             8,
             None,
@@ -219,13 +277,11 @@ mod tests {
         );
         let d = doubts(&folded, Layout::Ring);
         assert!(
-            d.iter().any(|m| m.contains("cam04") && m.contains("cam05")),
+            d.iter()
+                .any(|m| m.cameras == ["cam04", "cam05"] && m.message.contains("cam04")),
             "{d:?}"
         );
-        assert!(
-            d.iter().any(|m| m.contains("cam05") && m.contains("cam06")),
-            "{d:?}"
-        );
+        assert!(d.iter().any(|m| m.cameras == ["cam05", "cam06"]), "{d:?}");
         // The same cameras said to be an arc: the arc's own median step, and no wrap.
         let arc = rig(
             8,
@@ -238,9 +294,52 @@ mod tests {
     }
 
     #[test]
+    fn confidence_follows_support_fit_and_doubts() {
+        let ring = rig(8, None, 879.0, |_| 1.0, |_| 0.0);
+        let mut cam = ring.cameras[0].clone();
+        cam.inliers = 400;
+        cam.rms = 0.3;
+        let sure = confidence(&cam, &[]);
+        assert!(
+            (sure - (1.0 - (-4.0f64).exp()) / 1.09).abs() < 1e-12,
+            "{sure}"
+        );
+        assert_eq!(confidence_word(sure), "high");
+        cam.inliers = 30;
+        assert_eq!(confidence_word(confidence(&cam, &[])), "low");
+        cam.inliers = 400;
+        cam.spacing_assumed = true;
+        assert_eq!(confidence_word(confidence(&cam, &[])), "low");
+        cam.spacing_assumed = false;
+        cam.rms = 0.8;
+        assert_eq!(confidence_word(confidence(&cam, &[])), "medium");
+        // A doubt naming another camera changes nothing; one naming this camera does.
+        let other = Doubt {
+            cameras: vec!["cam05".into()],
+            message: String::new(),
+        };
+        assert_eq!(
+            confidence(&cam, std::slice::from_ref(&other)),
+            confidence(&cam, &[])
+        );
+        let this = Doubt {
+            cameras: vec!["cam01".into(), "cam02".into()],
+            message: String::new(),
+        };
+        assert!((confidence(&cam, &[other, this]) - 0.2 * confidence(&cam, &[])).abs() < 1e-12);
+    }
+
+    #[test]
     fn a_focal_no_lens_has_is_doubted() {
         let ring = rig(8, None, 10.0, |_| 1.0, |_| 0.0);
         let d = doubts(&ring, Layout::Ring);
-        assert!(d.iter().any(|m| m.contains("field of view")), "{d:?}");
+        assert!(
+            d.iter()
+                .any(|m| m.message.contains("field of view") && m.cameras.is_empty()),
+            "{d:?}"
+        );
+        // A doubt about the whole rig lowers every camera's confidence.
+        let c = confidence(&ring.cameras[0], &d);
+        assert!(c < 0.2 && confidence_word(c) == "low", "{c}");
     }
 }
