@@ -420,6 +420,7 @@ fn virtual_cameras_from_a_self_calibration_meet_the_alignment_targets() {
         aim_jitter_degrees: 3.0,
         roll_jitter_degrees: 2.0,
         frames: 1,
+        figure: true,
         ..Default::default()
     };
     let sample = SampleRig::new(&spec).unwrap();

@@ -17,8 +17,8 @@ use timeslice::synth::{find_marker, SampleSpec};
 use timeslice::timeline::Ease;
 use timeslice::TimeSpec;
 
-/// Generate a 12-camera rig (a 90 degree arc, each camera aimed a few degrees off and rolled),
-/// calibrate it from its own footage, and render a replay of its event: live on the first
+/// Generate a 12-camera rig (a 90 degree arc, each camera aimed a few degrees off and rolled)
+/// filming a goalkeeper diving past the red marker, calibrate it from its own footage, and render a replay of its event: live on the first
 /// camera, a frozen orbit with synthesized views and virtual cameras locked on the red
 /// marker, live again on the last camera; web preset.
 #[derive(clap::Args)]
@@ -38,6 +38,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
         arc_degrees: 90.0,
         aim_jitter_degrees: 3.0,
         roll_jitter_degrees: 2.0,
+        figure: true,
         ..SampleSpec::default()
     };
     let made = super::samples::make(&rig_dir, &spec, Default::default(), progress)?;
