@@ -67,9 +67,37 @@ pub struct Args {
     /// Which frame of each video (a project of videos); the first when not given.
     #[arg(long, value_name = "TIME")]
     at: Option<TimeSpec>,
+    /// INPUT is one video of one turn (a turntable filmed turning once): take N evenly spaced
+    /// frames of it as the shots (frame round(i * F / N) of F, i = 0..N).
+    #[arg(long, value_name = "N")]
+    from_video: Option<usize>,
+    /// Match exposure and white balance across shots, so lighting flicker and different
+    /// cameras do not pulse in the spin: a gain per shot and channel, estimated on the
+    /// product's pixels that the flow matches between neighbouring shots. auto: on, except
+    /// with --keep-framing (which keeps the shots exactly).
+    #[arg(long, value_enum, default_value = "auto")]
+    match_colour: MatchColour,
+    /// white: a near-white backdrop becomes pure white (255, 255, 255, as marketplaces ask
+    /// for main images) with a soft edge, leaving the product alone; keep: as shot.
+    #[arg(long, value_enum, default_value = "keep")]
+    background: Background,
     /// Print the package's spin.json frame list as JSON on stdout.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MatchColour {
+    /// On, except with --keep-framing.
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Background {
+    Keep,
+    White,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -78,40 +106,14 @@ enum FormatArg {
     Png,
 }
 
-pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
-    if !(0.0..=10.0).contains(&a.margin) {
-        return Err(Error::usage(format!(
-            "--margin {} is not usable: give a fraction such as 0.08",
-            a.margin
-        ))
-        .into());
-    }
-    if let Some(deg) = a.arc {
-        if !(deg > 0.0 && deg <= 360.0) {
-            return Err(Error::usage(format!(
-                "--arc {deg} is not usable: give the degrees the shots span, above 0 and at most 360"
-            ))
-            .into());
-        }
-    }
-    let params = super::interp::preset(&a.preset)?;
+/// The shots of a project: one still of each camera, all one size.
+fn read_shots(a: &Args, progress: &dyn Progress) -> Result<(Project, Vec<PathBuf>, Vec<RgbImage>)> {
     let project = Project::from_inputs(std::slice::from_ref(&a.input))?;
     let inputs: Vec<PathBuf> = project
         .cameras
         .iter()
         .map(|c| project.source_path(c))
         .collect();
-    for p in &inputs {
-        timeslice::output::refuse_input(&a.out, &[p.as_path()])?;
-    }
-    if timeslice::output::same_file(&a.out, &a.input) {
-        return Err(Error::usage(format!(
-            "{}: the package would overwrite the input; give another --out",
-            a.out.display()
-        ))
-        .into());
-    }
-
     progress.begin("reading shots", project.cameras.len() as u64);
     let mut shots: Vec<RgbImage> = Vec::new();
     for (cam, path) in project.cameras.iter().zip(&inputs) {
@@ -132,6 +134,85 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
         progress.advance(1);
     }
     progress.end();
+    Ok((project, inputs, shots))
+}
+
+/// `n` evenly spaced frames of one video of one turn.
+fn video_shots(path: &std::path::Path, n: usize, progress: &dyn Progress) -> Result<Vec<RgbImage>> {
+    if n < 2 {
+        return Err(Error::usage(format!("--from-video {n}: take at least 2 frames")).into());
+    }
+    let mut src = timeslice::media::open(path)?;
+    let frames = src.info().frame_count;
+    if (frames as usize) < n {
+        return Err(Error::input(
+            path,
+            format!("has {frames} frames, fewer than the {n} shots asked for with --from-video"),
+        )
+        .into());
+    }
+    progress.begin("reading shots", n as u64);
+    let mut shots = Vec::with_capacity(n);
+    for i in 0..n {
+        let index = ((i as u64 * frames) as f64 / n as f64).round() as i64;
+        shots.push(src.frame(index)?);
+        progress.advance(1);
+    }
+    progress.end();
+    Ok(shots)
+}
+
+pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
+    if !(0.0..=10.0).contains(&a.margin) {
+        return Err(Error::usage(format!(
+            "--margin {} is not usable: give a fraction such as 0.08",
+            a.margin
+        ))
+        .into());
+    }
+    if let Some(deg) = a.arc {
+        if !(deg > 0.0 && deg <= 360.0) {
+            return Err(Error::usage(format!(
+                "--arc {deg} is not usable: give the degrees the shots span, above 0 and at most 360"
+            ))
+            .into());
+        }
+    }
+    let params = super::interp::preset(&a.preset)?;
+    let (project, inputs, mut shots, names) = match a.from_video {
+        Some(n) => {
+            let shots = video_shots(&a.input, n, progress)?;
+            let stem = a
+                .input
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let names: Vec<String> = (0..n).map(|i| format!("{stem}@{}", i)).collect();
+            (None, vec![a.input.clone()], shots, names)
+        }
+        None => {
+            let (project, inputs, shots) = read_shots(&a, progress)?;
+            let names = inputs
+                .iter()
+                .map(|p| {
+                    p.file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                })
+                .collect();
+            (Some(project), inputs, shots, names)
+        }
+    };
+    for p in &inputs {
+        timeslice::output::refuse_input(&a.out, &[p.as_path()])?;
+    }
+    if timeslice::output::same_file(&a.out, &a.input) {
+        return Err(Error::usage(format!(
+            "{}: the package would overwrite the input; give another --out",
+            a.out.display()
+        ))
+        .into());
+    }
     let n = shots.len();
     if n < 2 {
         return Err(Error::usage(format!(
@@ -140,14 +221,17 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
         ))
         .into());
     }
-
-    let turn = match (a.arc, project.layout) {
+    let layout = project.as_ref().and_then(|p| p.layout);
+    let arc_of_project = project.as_ref().and_then(|p| p.arc_degrees);
+    let turn = match (a.arc, layout) {
         (Some(deg), _) if deg >= 360.0 => Turn::Full,
         (Some(deg), _) => Turn::Arc(deg),
         (None, Some(Layout::Ring)) => Turn::Full,
-        (None, Some(Layout::Arc)) if project.arc_degrees.is_some() => {
-            Turn::Arc(project.arc_degrees.unwrap_or(360.0))
+        (None, Some(Layout::Arc)) if arc_of_project.is_some() => {
+            Turn::Arc(arc_of_project.unwrap_or(360.0))
         }
+        // One video of one turn.
+        (None, _) if a.from_video.is_some() => Turn::Full,
         _ => {
             if spin::detect_full_turn(&shots, &params)? {
                 Turn::Full
@@ -162,10 +246,34 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
             }
         }
     };
+    // Matched colours change the shots, so --keep-framing (which keeps them exactly) leaves
+    // them alone unless told --match-colour on.
+    let match_colour = match a.match_colour {
+        MatchColour::On => true,
+        MatchColour::Off => false,
+        MatchColour::Auto => !a.keep_framing,
+    };
+    if match_colour {
+        let gains = spin::colour::match_shots(&shots, turn == Turn::Full, &params)?;
+        spin::colour::apply(&mut shots, &gains);
+    }
     let m = a.frames.unwrap_or(n);
     let angles = spin::schedule(n, m, turn)?;
     let frames = spin::synthesize(&shots, &angles, &params, progress)?;
 
+    let mut frames = frames;
+    if a.background == Background::White {
+        let bg = spin::backdrop_colour(&shots);
+        for f in &mut frames {
+            if !spin::background::whiten(f, bg) {
+                progress.warn(&format!(
+                    "--background white: the backdrop ({}, {}, {}) is not near white; left as shot",
+                    bg[0], bg[1], bg[2]
+                ));
+                break;
+            }
+        }
+    }
     // Framing: the shots' own, or one window round the product for every frame.
     let frames = if a.keep_framing {
         frames
@@ -175,7 +283,10 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
             None => shots[0].width as f64 / shots[0].height as f64,
         };
         let framing = Framing::around_product(&shots, a.margin, aspect);
-        let fill = spin::backdrop_colour(&shots);
+        let fill = match a.background {
+            Background::White => [255, 255, 255],
+            Background::Keep => spin::backdrop_colour(&shots),
+        };
         let (w, h) = a.size.unwrap_or((framing.width, framing.height));
         frames
             .iter()
@@ -183,18 +294,11 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
             .collect()
     };
 
-    let names: Vec<String> = inputs
-        .iter()
-        .map(|p| {
-            p.file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        })
-        .collect();
-    // A frame is "that shot unchanged" only when the framing is the shots' own.
+    // A frame is "that shot unchanged" only when nothing touched the shots.
+    let unchanged = a.keep_framing && !match_colour && a.background == Background::Keep;
     let shot_of: Vec<Option<String>> = angles
         .iter()
-        .map(|s| (a.keep_framing && s.at.t == 0.0).then(|| names[s.at.a].clone()))
+        .map(|s| (unchanged && s.at.t == 0.0).then(|| names[s.at.a].clone()))
         .collect();
     let (full_turn, arc_degrees) = match turn {
         Turn::Full => (true, 360.0),
@@ -208,6 +312,9 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
         "preset": a.preset,
         "margin": a.margin,
         "size": a.size.map(|(w, h)| format!("{w}x{h}")),
+        "match_colour": match_colour,
+        "background": if a.background == Background::White { "white" } else { "keep" },
+        "from_video": a.from_video,
     });
     let opts = PackageOptions {
         widths: a.sizes.clone(),

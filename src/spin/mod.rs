@@ -13,6 +13,8 @@
 //! serves: frames at several widths, a loop video, a sprite sheet, a poster, `spin.json` and a
 //! self-contained viewer.
 
+pub mod background;
+pub mod colour;
 pub mod package;
 
 use crate::error::{Error, Result};
