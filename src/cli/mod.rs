@@ -1,5 +1,6 @@
 //! Argument parsing (clap derive) and dispatch; one file per subcommand.
 
+mod batch;
 mod calibrate;
 mod calibrate_rig;
 mod demo;
@@ -50,6 +51,7 @@ enum Command {
     Eval(eval::Args),
     Calibrate(calibrate::Args),
     Spin(Box<spin::Args>),
+    Batch(batch::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -72,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Calibrate(a) => calibrate::run(a, &progress),
         Command::Spin(a) => spin::run(*a, &progress),
+        Command::Batch(a) => batch::run(a, &progress),
     };
     progress.clear();
     match result {
