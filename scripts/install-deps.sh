@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, only where missing, the system packages timeslice needs to build and test:
 # the FFmpeg development libraries (ffmpeg-next links the system FFmpeg), pkg-config and
-# libclang (bindgen), build tools, and the ffmpeg command line (tests and benches use it).
+# libclang (bindgen), build tools, the ffmpeg command line (tests and benches use it), and
+# Chromium, which tests/viewer.rs runs headless to test the spin viewer.
 # Idempotent: on a machine that has everything it installs nothing. Debian/Ubuntu only;
 # elsewhere it prints what to install and stops.
 set -euo pipefail
@@ -11,6 +12,13 @@ packages=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev ffmpeg
 )
+
+# Headless Chromium for the viewer tests: Debian's package is chromium, Ubuntu's chromium-browser.
+browser=chromium
+if [ -r /etc/os-release ] && grep -qE '^ID(_LIKE)?=.*ubuntu' /etc/os-release; then
+  browser=chromium-browser
+fi
+packages+=("$browser")
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "install-deps: not a Debian/Ubuntu system. Install these (or your system's equivalents), then rerun make:" >&2

@@ -2,6 +2,7 @@
 //! stills (see [`timeslice::spin`]).
 
 use anyhow::Result;
+use rayon::prelude::*;
 use std::path::PathBuf;
 use timeslice::progress::Progress;
 use timeslice::project::{Layout, Project};
@@ -115,25 +116,30 @@ fn read_shots(a: &Args, progress: &dyn Progress) -> Result<(Project, Vec<PathBuf
         .map(|c| project.source_path(c))
         .collect();
     progress.begin("reading shots", project.cameras.len() as u64);
-    let mut shots: Vec<RgbImage> = Vec::new();
-    for (cam, path) in project.cameras.iter().zip(&inputs) {
-        let img = super::still_of(&project, cam, a.at, "shot")?;
-        if let Some(first) = shots.first() {
-            if (img.width, img.height) != (first.width, first.height) {
-                return Err(Error::input(
-                    path,
-                    format!(
-                        "is {}x{} where the first shot is {}x{}; every shot of a spin must have one size",
-                        img.width, img.height, first.width, first.height
-                    ),
-                )
-                .into());
-            }
-        }
-        shots.push(img);
-        progress.advance(1);
-    }
+    // Decoding is most of the reading: the shots in parallel, in order.
+    let shots: Vec<RgbImage> = project
+        .cameras
+        .par_iter()
+        .map(|cam| {
+            let img = super::still_of(&project, cam, a.at, "shot");
+            progress.advance(1);
+            img
+        })
+        .collect::<Result<_>>()?;
     progress.end();
+    let first = &shots[0];
+    for (img, path) in shots.iter().zip(&inputs) {
+        if (img.width, img.height) != (first.width, first.height) {
+            return Err(Error::input(
+                path,
+                format!(
+                    "is {}x{} where the first shot is {}x{}; every shot of a spin must have one size",
+                    img.width, img.height, first.width, first.height
+                ),
+            )
+            .into());
+        }
+    }
     Ok((project, inputs, shots))
 }
 
@@ -289,7 +295,7 @@ pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
         };
         let (w, h) = a.size.unwrap_or((framing.width, framing.height));
         frames
-            .iter()
+            .par_iter()
             .map(|f| spin::resize(&framing.apply(f, fill), w, h))
             .collect()
     };

@@ -23,6 +23,7 @@ use crate::flow::FlowParams;
 use crate::frame::{Plane, RgbImage};
 use crate::interp::PairFlow;
 use crate::progress::Progress;
+use rayon::prelude::*;
 
 /// Where one output frame of a spin lies among the shots: shot `a` unchanged when `t` is 0,
 /// else the view a fraction `t` of the way from shot `a` to shot `b`.
@@ -201,14 +202,13 @@ impl Framing {
     pub fn around_product(shots: &[RgbImage], margin: f64, aspect: f64) -> Self {
         let (w, h) = (shots[0].width as i64, shots[0].height as i64);
         let bg = backdrop_colour(shots);
+        let extents: Vec<_> = shots.par_iter().map(|s| product_extent(s, bg)).collect();
         let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0i64, 0i64);
-        for s in shots {
-            if let Some((a, b, c, d)) = product_extent(s, bg) {
-                x0 = x0.min(a);
-                y0 = y0.min(b);
-                x1 = x1.max(c);
-                y1 = y1.max(d);
-            }
+        for (a, b, c, d) in extents.into_iter().flatten() {
+            x0 = x0.min(a);
+            y0 = y0.min(b);
+            x1 = x1.max(c);
+            y1 = y1.max(d);
         }
         if x1 <= x0 || y1 <= y0 {
             return Framing::whole(&shots[0]);

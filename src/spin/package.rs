@@ -199,17 +199,27 @@ pub fn write(
         // The loop video at most 1280 wide; even sizes for yuv420p.
         let vw = sizes.iter().copied().find(|&s| s <= 1280).unwrap_or(small) & !1;
         let vh = scaled_height(w, h, vw) & !1;
-        let mut s = EncodeSettings::new(Codec::H264, vw.max(16), vh.max(16), opts.fps);
-        s.crf = Some(20);
-        s.faststart = true;
-        encode(&dir.join("spin.mp4"), s, frames)?;
-        video = Some("spin.mp4");
+        let mut mp4 = EncodeSettings::new(Codec::H264, vw.max(16), vh.max(16), opts.fps);
+        mp4.crf = Some(20);
+        mp4.faststart = true;
         let (aw, ah) = (sw & !1, sh & !1);
-        for (name, codec) in [("spin.webp", Codec::Webp), ("spin.gif", Codec::Gif)] {
-            let s = EncodeSettings::new(codec, aw.max(16), ah.max(16), opts.fps);
-            encode(&dir.join(name), s, frames)?;
-            animations.push(name);
-        }
+        let jobs = [
+            ("spin.mp4", mp4),
+            (
+                "spin.webp",
+                EncodeSettings::new(Codec::Webp, aw.max(16), ah.max(16), opts.fps),
+            ),
+            (
+                "spin.gif",
+                EncodeSettings::new(Codec::Gif, aw.max(16), ah.max(16), opts.fps),
+            ),
+        ];
+        // The three encoders side by side: each is mostly one thread.
+        jobs.into_par_iter()
+            .map(|(name, s)| encode(&dir.join(name), s, frames))
+            .collect::<Result<Vec<()>>>()?;
+        video = Some("spin.mp4");
+        animations.extend(["spin.webp", "spin.gif"]);
     }
 
     let entries: Vec<FrameEntry> = (0..frames.len())

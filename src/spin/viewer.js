@@ -153,7 +153,10 @@
       if (!self.spinning) return;
       if (last !== null) {
         pos += dir * self.speed * (now - last) / 1000;
-        if (!self.loop && (pos >= self.count - 1 || pos <= 0)) dir = -dir;
+        // Without a loop, turn back at the ends. Clamped there: past an end (a long gap
+        // between frames, as in a hidden tab), flipping alone would flip every frame.
+        if (!self.loop && pos >= self.count - 1) { pos = self.count - 1; dir = -1; }
+        else if (!self.loop && pos <= 0) { pos = 0; dir = 1; }
         self.show(pos);
       }
       last = now;
@@ -201,7 +204,11 @@
       if (e.target === self.full) return;
       self.stopSpin();
       cancelAnimationFrame(self.inertia);
-      el.setPointerCapture && el.setPointerCapture(e.pointerId);
+      // Capture keeps a drag going outside the element; it throws for a pointer the browser
+      // no longer tracks (a finger already lifted, a synthetic event): turn without it then.
+      try {
+        if (el.setPointerCapture) el.setPointerCapture(e.pointerId);
+      } catch (err) { /* no capture */ }
       pointers[e.pointerId] = { x: e.clientX, y: e.clientY };
       var ids = Object.keys(pointers);
       if (ids.length === 2) {
