@@ -80,6 +80,33 @@ impl Drop for NewFolder {
     }
 }
 
+/// Whether `path` (existing or not) lies inside the existing folder `dir`, links and `..`
+/// resolved: an output written there would become part of the input next time.
+pub fn is_within(path: &Path, dir: &Path) -> bool {
+    let (Ok(dir), Ok(abs)) = (dir.canonicalize(), std::path::absolute(path)) else {
+        return false;
+    };
+    // The deepest existing ancestor, resolved, with the missing rest put back.
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return false,
+        }
+    }
+    let Ok(mut resolved) = existing.canonicalize() else {
+        return false;
+    };
+    for name in rest.iter().rev() {
+        resolved.push(name);
+    }
+    resolved.starts_with(&dir)
+}
+
 /// Whether two paths name one existing file (`./a` and `a`, or a symbolic link and its
 /// target).
 pub fn same_file(a: &Path, b: &Path) -> bool {
@@ -375,6 +402,22 @@ mod tests {
         // A file where the folder should be is refused.
         let e = write_into_folder(&out.join("notes.txt"), files).unwrap_err();
         assert!(e.to_string().contains("not a folder"), "{e}");
+    }
+
+    #[test]
+    fn within_resolves_links_and_missing_folders() {
+        let d = tempfile::tempdir().unwrap();
+        let shots = d.path().join("shots");
+        std::fs::create_dir(&shots).unwrap();
+        assert!(is_within(&shots.join("pkg"), &shots));
+        assert!(is_within(&shots.join("a/b/pkg"), &shots));
+        assert!(is_within(&shots.join("../shots/pkg"), &shots));
+        assert!(!is_within(&d.path().join("pkg"), &shots));
+        assert!(!is_within(&d.path().join("shots-pkg"), &shots));
+        std::os::unix::fs::symlink(&shots, d.path().join("link")).unwrap();
+        assert!(is_within(&d.path().join("link/pkg"), &shots));
+        // Not a folder: nothing is within it.
+        assert!(!is_within(&shots.join("pkg"), &d.path().join("missing")));
     }
 
     #[test]

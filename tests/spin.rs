@@ -285,6 +285,46 @@ fn spin_refuses_what_it_cannot_use() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--arc 400"), "{}", r.stderr);
     assert!(!out.exists());
+    // A package inside the shots' folder would be read as a shot next time.
+    let inside = dir.join("pkg");
+    let r = run(&[
+        "spin",
+        dir.to_str().unwrap(),
+        "--out",
+        inside.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("inside the shots' folder"),
+        "{}",
+        r.stderr
+    );
+    assert!(!inside.exists());
+    let r = run(&[
+        "spin",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--keep-framing",
+        "--size",
+        "64x48",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("give one of them"), "{}", r.stderr);
+    // A batch's packages inside the products' folder likewise.
+    let r = run(&[
+        "batch",
+        d.path().to_str().unwrap(),
+        "--out",
+        d.path().join("spins").to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("inside the products' folder"),
+        "{}",
+        r.stderr
+    );
+    assert!(!d.path().join("spins").exists());
 }
 
 #[test]

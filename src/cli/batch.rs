@@ -198,6 +198,14 @@ fn csv_field(s: &str) -> String {
 }
 
 pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
+    if a.input.is_dir() && timeslice::output::is_within(&a.out, &a.input) {
+        return Err(Error::usage(format!(
+            "{}: the packages would sit inside the products' folder {} (and be read as a product next time); give an --out outside it",
+            a.out.display(),
+            a.input.display()
+        ))
+        .into());
+    }
     let list = products(&a.input)?;
     if list.is_empty() {
         return Err(Error::usage(format!(

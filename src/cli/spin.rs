@@ -169,6 +169,20 @@ fn video_shots(path: &std::path::Path, n: usize, progress: &dyn Progress) -> Res
 }
 
 pub fn run(a: Args, progress: &dyn Progress) -> Result<()> {
+    if a.keep_framing && a.size.is_some() {
+        return Err(Error::usage(
+            "--size resizes the frames and --keep-framing keeps the shots' own: give one of them",
+        )
+        .into());
+    }
+    if a.input.is_dir() && timeslice::output::is_within(&a.out, &a.input) {
+        return Err(Error::usage(format!(
+            "{}: the package would sit inside the shots' folder {} (and be read as shots next time); give an --out outside it",
+            a.out.display(),
+            a.input.display()
+        ))
+        .into());
+    }
     if !(0.0..=10.0).contains(&a.margin) {
         return Err(Error::usage(format!(
             "--margin {} is not usable: give a fraction such as 0.08",
