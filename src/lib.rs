@@ -3,7 +3,8 @@
 //! The pipeline, one module per stage (see DESIGN.md):
 //! `media` (ingest, encode) -> `project` (rig order, offsets) -> `timeline` (the schedule of
 //! output frames) -> `render` (runs a schedule into an encoder). `synth` renders sample rigs
-//! with ground truth; `calib` holds camera model I/O (COLMAP).
+//! with ground truth; `calib` holds camera model I/O (COLMAP). `spin` makes product spins
+//! (turntable shots to a package with a web viewer) with the same view synthesis.
 
 pub mod align;
 pub mod calib;
