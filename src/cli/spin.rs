@@ -14,7 +14,8 @@ use timeslice::{Error, Rational, RgbImage, TimeSpec};
 /// self-contained web viewer (index.html + viewer.js), from shots in capture order.
 ///
 /// INPUT is a folder of stills in capture order (natural sort: shot2 before shot10), a
-/// project file, or a folder of videos (one frame of each, --at). The shots go round the
+/// project file, a folder of videos (one frame of each, --at), or one video of one turn
+/// (--from-video N). The shots go round the
 /// product: a full turn (the last shot leads back to the first) or an arc, found from the
 /// shots themselves unless --arc says. --frames M gives M output angles, evenly spaced;
 /// angles between shots are synthesized from the two nearest shots' optical flow.
@@ -23,7 +24,8 @@ use timeslice::{Error, Rational, RgbImage, TimeSpec};
     after_help = "Examples:\n  timeslice samples --turntable --out shoe --cameras 36 --size 1000x750\n  timeslice spin shoe --out shoe-spin\n  timeslice spin shoe --frames 72 --keep-framing --sizes 500 --out shoe-72\n  timeslice spin photos/ --arc 90 --frames 30 --format png --out arc-spin\n\nWrites PKG/spin.json (frames in order: file, angle, shot), PKG/frames/W/frame_000.jpg.. at\nevery width, poster.jpg, spin.mp4, spin.webp, spin.gif, sprite.jpg + sprite.json, and\nindex.html + viewer.js: open index.html in a browser (no network needed)."
 )]
 pub struct Args {
-    /// A folder of stills in capture order, a project file, or a folder of videos.
+    /// A folder of stills in capture order, a project file, a folder of videos, or one video
+    /// of one turn (with --from-video).
     input: PathBuf,
     /// The package folder to create (must not exist, or be empty).
     #[arg(long, short)]
@@ -47,7 +49,8 @@ pub struct Args {
     /// --keep-framing).
     #[arg(long, default_value_t = 0.08)]
     margin: f64,
-    /// Smaller widths to write besides the full size, comma-separated.
+    /// Smaller widths to write besides the full size, comma-separated (those not smaller
+    /// than the full size are left out).
     #[arg(long, value_delimiter = ',', default_value = "1000,500")]
     sizes: Vec<u32>,
     /// The frames' format.
