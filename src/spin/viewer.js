@@ -71,7 +71,10 @@
 
     this.full = document.createElement("button");
     this.full.type = "button";
-    this.full.textContent = "\u26f6";
+    // An inline icon: a glyph such as U+26F6 is missing from many systems' fonts.
+    this.full.innerHTML =
+      '<svg width="18" height="18" viewBox="0 0 18 18" aria-hidden="true" fill="none" ' +
+      'stroke="#333" stroke-width="2"><path d="M2 7V2h5M11 2h5v5M16 11v5h-5M7 16H2v-5"/></svg>';
     this.full.setAttribute("aria-label", "Fullscreen");
     this.full.style.cssText =
       "position:absolute;right:8px;top:8px;font-size:18px;border:0;background:rgba(255,255,255,.8);border-radius:4px;cursor:pointer;";
