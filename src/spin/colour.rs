@@ -11,11 +11,10 @@
 //! keeps the shots' overall exposure. The flows run on copies at most 320 pixels wide: a gain
 //! needs many pixels, not sharp ones.
 
-use super::{backdrop_colour, downscale};
+use super::{backdrop_colour, downscale, product_matches};
 use crate::error::Result;
-use crate::flow::consistency::{bidirectional, consistency, ConsistencyParams};
 use crate::flow::FlowParams;
-use crate::frame::{Plane, RgbImage};
+use crate::frame::RgbImage;
 use rayon::prelude::*;
 
 /// Fewer matched product pixels than this and a pair's ratio is taken as 1 (unknown).
@@ -65,31 +64,16 @@ pub fn match_shots(
 /// ln(b / a) per channel over `a`'s product pixels matched in `b`: the mean of the middle
 /// half of the matched pairs' log ratios; 0 for a channel with too few pairs.
 fn log_ratio(a: &RgbImage, b: &RgbImage, bg: [u8; 3], params: &FlowParams) -> Result<[f64; 3]> {
-    let (fwd, bwd) = bidirectional(&Plane::luma(a), &Plane::luma(b), params)?;
-    let check = consistency(&fwd, &bwd, ConsistencyParams::default())?;
-    let (w, h) = (a.width as usize, a.height as usize);
     let mut ratios: [Vec<f32>; 3] = Default::default();
-    for (i, px) in a.data.chunks_exact(3).enumerate() {
-        if !check.reliable[i] {
-            continue;
-        }
-        let d: i32 = (0..3).map(|c| (px[c] as i32 - bg[c] as i32).abs()).sum();
-        if d <= 40 {
-            continue;
-        }
-        let (u, v) = fwd.at(i % w, i / w);
-        let (x, y) = (((i % w) as f32 + u).round(), ((i / w) as f32 + v).round());
-        if x < 0.0 || y < 0.0 || x >= w as f32 || y >= h as f32 {
-            continue;
-        }
-        let q = b.pixel(x as u32, y as u32);
+    product_matches(a, b, bg, params, |px, q| {
+        let Some(q) = q else { return };
         for c in 0..3 {
             // Clipped values say nothing about a gain.
             if (8..=247).contains(&px[c]) && (8..=247).contains(&q[c]) {
                 ratios[c].push((q[c] as f32 / px[c] as f32).ln());
             }
         }
-    }
+    })?;
     Ok(ratios.map(|mut r| {
         if r.len() < MIN_SAMPLES {
             return 0.0;

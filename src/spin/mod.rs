@@ -121,34 +121,54 @@ pub fn detect_full_turn(shots: &[RgbImage], params: &FlowParams) -> Result<bool>
 /// consistency alone is fooled by fine grain and repeated patterns, which two flows can agree
 /// on however far apart the views; 1 when `a` shows no product.
 fn product_agreement(a: &RgbImage, b: &RgbImage, bg: [u8; 3], params: &FlowParams) -> Result<f32> {
-    let (fwd, bwd) = bidirectional(&Plane::luma(a), &Plane::luma(b), params)?;
-    let check = consistency(&fwd, &bwd, ConsistencyParams::default())?;
-    let (w, h) = (a.width as usize, a.height as usize);
     let (mut product, mut agree) = (0usize, 0usize);
-    for (i, px) in a.data.chunks_exact(3).enumerate() {
-        let d: i32 = (0..3).map(|c| (px[c] as i32 - bg[c] as i32).abs()).sum();
-        if d <= 40 {
-            continue;
-        }
+    product_matches(a, b, bg, params, |px, q| {
         product += 1;
-        if !check.reliable[i] {
-            continue;
-        }
-        let (x, y) = (i % w, i / w);
-        let (u, v) = fwd.at(x, y);
-        let (bx, by) = ((x as f32 + u).round(), (y as f32 + v).round());
-        if bx < 0.0 || by < 0.0 || bx >= w as f32 || by >= h as f32 {
-            continue;
-        }
-        let q = b.pixel(bx as u32, by as u32);
-        let e: i32 = (0..3).map(|c| (px[c] as i32 - q[c] as i32).abs()).sum();
-        agree += usize::from(e <= 24);
-    }
+        agree += usize::from(q.is_some_and(|q| distance(px, q) <= 24));
+    })?;
     Ok(if product == 0 {
         1.0
     } else {
         agree as f32 / product as f32
     })
+}
+
+/// A pixel whose colour is further than this from the backdrop's (summed over the
+/// channels) is the product's.
+const PRODUCT_DISTANCE: i32 = 40;
+
+/// The colour difference of two pixels, summed over the channels.
+fn distance(p: [u8; 3], q: [u8; 3]) -> i32 {
+    (0..3).map(|c| (p[c] as i32 - q[c] as i32).abs()).sum()
+}
+
+/// Visits each product pixel of `a` (unlike the backdrop `bg`) with its match in `b`: the
+/// pixel of `b` its forward flow leads to (nearest), or `None` where the match fails the
+/// forward-backward check or leaves `b`.
+pub(crate) fn product_matches(
+    a: &RgbImage,
+    b: &RgbImage,
+    bg: [u8; 3],
+    params: &FlowParams,
+    mut visit: impl FnMut([u8; 3], Option<[u8; 3]>),
+) -> Result<()> {
+    let (fwd, bwd) = bidirectional(&Plane::luma(a), &Plane::luma(b), params)?;
+    let check = consistency(&fwd, &bwd, ConsistencyParams::default())?;
+    let (w, h) = (a.width as usize, a.height as usize);
+    for (i, px) in a.data.chunks_exact(3).enumerate() {
+        let px = [px[0], px[1], px[2]];
+        if distance(px, bg) <= PRODUCT_DISTANCE {
+            continue;
+        }
+        let (u, v) = fwd.at(i % w, i / w);
+        let (x, y) = (((i % w) as f32 + u).round(), ((i / w) as f32 + v).round());
+        let inside = x >= 0.0 && y >= 0.0 && x < w as f32 && y < h as f32;
+        visit(
+            px,
+            (check.reliable[i] && inside).then(|| b.pixel(x as u32, y as u32)),
+        );
+    }
+    Ok(())
 }
 
 /// A copy at most `max_width` wide (box filter), or a clone when already that small.
@@ -281,9 +301,7 @@ fn product_extent(img: &RgbImage, bg: [u8; 3]) -> Option<(i64, i64, i64, i64)> {
     let mut rows = vec![0u32; h];
     for (y, row) in rows.iter_mut().enumerate() {
         for (x, col) in cols.iter_mut().enumerate() {
-            let p = img.pixel(x as u32, y as u32);
-            let d: i32 = (0..3).map(|c| (p[c] as i32 - bg[c] as i32).abs()).sum();
-            if d > 40 {
+            if distance(img.pixel(x as u32, y as u32), bg) > PRODUCT_DISTANCE {
                 *col += 1;
                 *row += 1;
             }
